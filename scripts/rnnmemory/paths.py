@@ -1,0 +1,18 @@
+"""Every output path of the study, built in one place (templates filled by Snakemake wildcards
+or by ``str.format``). All outputs live under ``results/``."""
+
+RESULTS = "results"
+DATASET = RESULTS + "/data/{task}/T{seq_len}/seed{seed}.npz"
+RUN_DIR = RESULTS + "/runs/{task}/{arch}/T{seq_len}/seed{seed}"
+RUN_FILES = {
+    "metrics": RUN_DIR + "/metrics.json",
+    "history": RUN_DIR + "/history.csv",
+    "model": RUN_DIR + "/model.pt",
+}
+TABLE = RESULTS + "/tables/{name}.{ext}"
+TABLE_NAMES = ("runs", "summary", "history")
+TABLE_FORMATS = ("csv", "parquet")
+FIGURE = RESULTS + "/figures/{task}/{figure}.{ext}"
+FIGURE_FORMATS = ("png", "svg")
+LOG = RESULTS + "/logs/{rule}/{name}.log"
+REPORT = RESULTS + "/report.html"

@@ -1,0 +1,63 @@
+"""Snakemake entry point: train every seed of one (task, arch, seq_len) cell in one process and
+write each seed's metrics.json, history.csv and model.pt."""
+
+import sys
+
+import pandas as pd
+import torch
+from rnnmemory.io import atomic_path, load_dataset, write_json
+from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
+
+TRAIN_KEYS = ("epochs", "lr", "optimizer", "batch_size", "grad_clip")
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+log = open(smk.log[0], "w", buffering=1)
+sys.stderr = log
+
+
+def say(line):
+    print(line, file=log, flush=True)
+
+
+torch.set_num_threads(smk.threads)
+w, cfg = smk.wildcards, smk.config
+seeds = list(smk.params.seeds)
+device = resolve_device(cfg["device"])
+datasets = [load_dataset(path) for path in smk.input.datasets]
+settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
+say(f"cell {w.task}/{w.arch}/T{w.seq_len}: seeds {seeds} on {device}, {smk.threads} thread(s)")
+
+result = train_cell(datasets, seeds, w.arch, cfg["model"], settings, device=device, log=say)
+say(f"trained in {result.wall_seconds:.1f} s")
+
+env = environment(device)
+for k, seed in enumerate(seeds):
+    net = result.model.torch_net(k)
+    params = {
+        "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len), "seed": seed,
+        **{key: cfg["model"][key] for key in ("hidden_size", "num_layers")},
+        "nonlinearity": cfg["model"]["nonlinearity"] if w.arch == "rnn" else None,
+        "n_params": result.model.params_per_model(),
+        **cfg["data"],
+        **{key: cfg["train"][key] for key in TRAIN_KEYS},
+        "task_params": smk.params.task_params,
+    }  # fmt: skip
+    metrics = {
+        **params,
+        **run_metrics(result, k, datasets[k], cfg["solved_below"]),
+        **env,
+        "time_cell_seconds": result.wall_seconds,
+        "time_seed_seconds": result.wall_seconds / len(seeds),
+    }
+    history = pd.DataFrame([row for row in result.history if row["seed"] == seed])
+    with atomic_path(smk.output.history[k]) as tmp:
+        history.drop(columns="seed").to_csv(tmp, index=False)
+    with atomic_path(smk.output.model[k]) as tmp:
+        torch.save(
+            {"params": params, "rnn": net.rnn.state_dict(), "head": net.head.state_dict()}, tmp
+        )
+    # metrics.json last: its presence marks a finished run
+    write_json(metrics, smk.output.metrics[k])
+    say(
+        f"seed {seed}: test loss {metrics['final_test_loss']:.4g}, "
+        f"normalised {metrics['normalised_test_loss']:.4g}, solved {metrics['solved']}"
+    )

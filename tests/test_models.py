@@ -1,0 +1,83 @@
+"""Hand-written recurrences against torch.nn: initialisation, outputs and gradients (float64)."""
+
+import pytest
+import torch
+from rnnmemory.models import ElmanLoop, StackedRecurrentNet, TorchNet, seeded_torch_net
+
+SHAPE = dict(input_size=3, hidden_size=5, output_size=2)
+CASES = [
+    ("rnn", 1, "tanh"),
+    ("rnn", 2, "tanh"),
+    ("rnn", 1, "relu"),
+    ("rnn", 2, "relu"),
+    ("gru", 1, None),
+    ("gru", 2, None),
+    ("lstm", 1, None),
+    ("lstm", 2, None),
+]
+
+
+def _shape(arch, layers, nonlinearity):
+    shape = dict(SHAPE, num_layers=layers)
+    if arch == "rnn":
+        shape["nonlinearity"] = nonlinearity
+    return shape
+
+
+@pytest.mark.parametrize("arch,layers,nonlinearity", CASES)
+def test_init_equals_torch_nn_under_the_same_seed(arch, layers, nonlinearity):
+    shape = _shape(arch, layers, nonlinearity)
+    stacked = StackedRecurrentNet.from_seeds([3, 7], arch, **shape)
+    for k, seed in enumerate([3, 7]):
+        torch.manual_seed(seed)
+        reference = TorchNet(arch, **shape)
+        got = stacked.torch_net(k).state_dict()
+        for name, value in reference.state_dict().items():
+            assert torch.equal(got[name], value), name
+    # and the two seeds really differ
+    assert not torch.equal(stacked.weight_hh_l0[0], stacked.weight_hh_l0[1])
+
+
+@pytest.mark.parametrize("arch,layers,nonlinearity", CASES)
+def test_forward_and_backward_equal_torch_nn_float64(arch, layers, nonlinearity):
+    shape = _shape(arch, layers, nonlinearity)
+    seeds, batch, steps = [0, 1, 2], 4, 7
+    nets = [seeded_torch_net(s, arch, **shape).double() for s in seeds]
+    stacked = StackedRecurrentNet.from_torch_nets(nets, arch)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(len(seeds), batch, steps, 3, generator=gen, dtype=torch.float64)  # (K,N,T,I)
+    target = torch.randn(len(seeds), batch, 2, generator=gen, dtype=torch.float64)
+
+    out = stacked(x.permute(2, 0, 3, 1).contiguous())  # (K, N, O)
+    ((out - target) ** 2).sum().backward()
+    for k, net in enumerate(nets):
+        ref = net(x[k])
+        torch.testing.assert_close(out[k], ref, rtol=1e-12, atol=1e-12)
+        ((ref - target[k]) ** 2).sum().backward()
+        grads = dict(net.named_parameters())
+        for name, param in stacked.named_parameters():
+            expected = grads[StackedRecurrentNet._torch_name(name)].grad
+            torch.testing.assert_close(param.grad[k], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_seed000_elman_loop_equals_nn_rnn():
+    torch.manual_seed(0)
+    loop = ElmanLoop(1, 5, 1).double()
+    net = TorchNet("rnn", input_size=1, hidden_size=5, num_layers=1, output_size=1).double()
+    with torch.no_grad():
+        net.rnn.weight_ih_l0.copy_(loop.input_weights.weight)
+        net.rnn.bias_ih_l0.copy_(loop.input_weights.bias)
+        net.rnn.weight_hh_l0.copy_(loop.recurrent_weights.weight)
+        net.rnn.bias_hh_l0.zero_()  # the loop's recurrent Linear has no bias
+        net.head.load_state_dict(loop.fc.state_dict())
+    xs = torch.randn(16, 9, 1, dtype=torch.float64)
+    torch.testing.assert_close(loop(xs), net(xs), rtol=1e-12, atol=1e-12)
+    loop(xs).sum().backward()
+    net(xs).sum().backward()
+    torch.testing.assert_close(loop.recurrent_weights.weight.grad, net.rnn.weight_hh_l0.grad)
+    torch.testing.assert_close(loop.input_weights.bias.grad, net.rnn.bias_ih_l0.grad)
+
+
+def test_params_per_model_counts_one_seed():
+    stacked = StackedRecurrentNet.from_seeds([0, 1], "lstm", **_shape("lstm", 1, None))
+    assert stacked.params_per_model() == sum(p.numel() for p in stacked.torch_net(0).parameters())

@@ -1,0 +1,67 @@
+"""Table statistics on hand-made inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from rnnmemory.tables import (
+    PARAMETER_COLUMNS,
+    bootstrap_ci,
+    runs_table,
+    summary_table,
+    wilson_ci,
+)
+
+
+def test_wilson_interval_matches_published_values():
+    # Newcombe (1998), Table I: 0/10 -> 0 to 0.2775, 5/10 -> 0.2366 to 0.7634; 1/29 by formula
+    assert wilson_ci(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_ci(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_ci(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert np.isnan(wilson_ci(0, 0)[0])
+
+
+def test_bootstrap_interval():
+    assert bootstrap_ci([0.3, 0.3, 0.3]) == (0.3, 0.3)
+    assert bootstrap_ci([2.0]) == (2.0, 2.0)
+    values = np.random.default_rng(1).normal(5.0, 2.0, size=400)
+    low, high = bootstrap_ci(values)
+    half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))  # normal theory for large n
+    assert low == pytest.approx(values.mean() - half, abs=0.05)
+    assert high == pytest.approx(values.mean() + half, abs=0.05)
+    assert bootstrap_ci(values) == (low, high)  # deterministic
+
+
+def run(arch, seq_len, seed, loss, solved, diverged=False):
+    return dict(
+        task="first_plus_last", arch=arch, seq_len=seq_len, seed=seed, hidden_size=10,
+        normalised_test_loss=loss, solved=solved, diverged=diverged, baseline_loss=1.0,
+        null_loss=2.0, task_params={}, time_cell_seconds=1.0,
+    )  # fmt: skip
+
+
+def test_runs_table_puts_parameters_first_and_sorts():
+    runs = runs_table([run("lstm", 10, 1, 0.5, False), run("gru", 10, 0, 0.05, True)])
+    assert list(runs.columns[: len(PARAMETER_COLUMNS)]) == PARAMETER_COLUMNS
+    assert list(runs["arch"]) == ["gru", "lstm"]
+    assert runs.columns[-1] == "time_cell_seconds"
+
+
+def test_summary_statistics_and_diverged_runs():
+    metrics = [
+        run("gru", 10, 0, 0.02, True),
+        run("gru", 10, 1, 0.04, True),
+        run("gru", 10, 2, 0.90, False),
+        run("gru", 10, 3, float("nan"), False, diverged=True),
+        run("rnn", 10, 0, 1.0, False),
+    ]
+    summary = summary_table(runs_table(metrics)).set_index("arch")
+    gru = summary.loc["gru"]
+    assert gru["n"] == 4 and gru["n_diverged"] == 1 and gru["n_solved"] == 2
+    assert gru["mean"] == pytest.approx(np.mean([0.02, 0.04, 0.90]))
+    assert gru["median"] == pytest.approx(0.04)
+    assert gru["std"] == pytest.approx(np.std([0.02, 0.04, 0.90], ddof=1))
+    assert gru["solved_fraction"] == 0.5  # the diverged run counts as not solved
+    assert (gru["solved_ci_low"], gru["solved_ci_high"]) == pytest.approx(wilson_ci(2, 4))
+    assert 0.02 <= gru["ci_low"] <= gru["mean"] <= gru["ci_high"] <= 0.90
+    assert summary.loc["rnn", "null_over_baseline"] == 2.0
+    assert isinstance(summary, pd.DataFrame)

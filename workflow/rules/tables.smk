@@ -1,0 +1,30 @@
+rule collect_tables:
+    """Tidy tables: runs (one row per run), summary (per cell), history (learning curves)."""
+    input:
+        metrics=all_runs("metrics"),
+        histories=all_runs("history"),
+    output:
+        runs=table_paths("runs"),
+        summary_csv=report(
+            paths.TABLE.format(name="summary", ext="csv"),
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
+        summary_parquet=paths.TABLE.format(name="summary", ext="parquet"),
+        history=table_paths("history"),
+    log:
+        paths.LOG.format(rule="tables", name="collect"),
+    localrule: True
+    conda:
+        "../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        stems={
+            name: paths.TABLE.format(name=name, ext="")[:-1]
+            for name in paths.TABLE_NAMES
+        },
+    script:
+        "../../scripts/collect_tables.py"

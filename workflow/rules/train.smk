@@ -1,0 +1,21 @@
+rule train_cell:
+    """Train every seed of one (task, arch, seq_len) cell in one process, seeds batched."""
+    input:
+        datasets=cell_datasets,
+    output:
+        metrics=cell_outputs("metrics"),
+        history=cell_outputs("history"),
+        model=cell_outputs("model"),
+    log:
+        paths.LOG.format(rule="train", name="{task}/{arch}/T{seq_len}"),
+    conda:
+        "../envs/study.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=train_runtime_minutes,
+    params:
+        seeds=SEEDS,
+        task_params=params_of,
+    script:
+        "../../scripts/train_cell.py"
