@@ -5,6 +5,7 @@ import sys
 
 import pandas as pd
 import torch
+from rnnmemory.allocator import keep_freed_memory
 from rnnmemory.io import atomic_path, load_dataset, write_json
 from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
 
@@ -18,6 +19,7 @@ def say(line):
     print(line, file=log, flush=True)
 
 
+keep_freed_memory()  # training reuses large buffers every epoch
 torch.set_num_threads(smk.threads)
 w, cfg = smk.wildcards, smk.config
 seeds = list(smk.params.seeds)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import bptt
 from .archs import ARCHS, GATES
 
 TORCH_RECURRENT = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -98,11 +99,14 @@ class StackedRecurrentNet(nn.Module):
     def __init__(
         self, arch, input_size, hidden_size, num_layers, output_size, nonlinearity="tanh",
         n_models=1,
+        backend="bptt",
     ):  # fmt: skip
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
-        self.arch, self.nonlinearity = arch, nonlinearity
+        if backend not in ("bptt", "autograd"):
+            raise ValueError(f"unknown backend {backend!r}; allowed: bptt, autograd")
+        self.arch, self.nonlinearity, self.backend = arch, nonlinearity, backend
         self.shape = dict(
             input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
             output_size=output_size,
@@ -125,17 +129,20 @@ class StackedRecurrentNet(nn.Module):
     # --------------------------------------------------------------- torch.nn interchange
 
     @classmethod
-    def from_seeds(cls, seeds, arch, **shape) -> StackedRecurrentNet:
+    def from_seeds(cls, seeds, arch, backend="bptt", **shape) -> StackedRecurrentNet:
         """Stack the networks torch.nn would initialise under each seed."""
-        return cls.from_torch_nets([seeded_torch_net(s, arch, **shape) for s in seeds], arch)
+        nets = [seeded_torch_net(s, arch, **shape) for s in seeds]
+        return cls.from_torch_nets(nets, arch, backend)
 
     @classmethod
-    def from_torch_nets(cls, nets: list[TorchNet], arch: str) -> StackedRecurrentNet:
+    def from_torch_nets(
+        cls, nets: list[TorchNet], arch: str, backend="bptt"
+    ) -> StackedRecurrentNet:
         rnn = nets[0].rnn
         extra = {"nonlinearity": rnn.nonlinearity} if arch == "rnn" else {}
         model = cls(
             arch, rnn.input_size, rnn.hidden_size, rnn.num_layers, nets[0].head.out_features,
-            n_models=len(nets), **extra,
+            n_models=len(nets), backend=backend, **extra,
         )  # fmt: skip
         sources = [net.state_dict() for net in nets]
         with torch.no_grad():
@@ -151,7 +158,9 @@ class StackedRecurrentNet(nn.Module):
 
     def torch_net(self, k: int) -> TorchNet:
         """Seed k's network as a plain torch.nn module (on the CPU)."""
-        net = TorchNet(self.arch, **self.shape).to(self.head_weight.dtype)
+        net = TorchNet(self.arch, **self.shape).to(
+            self.head_weight.dtype
+        )  # fresh, then overwritten
         net.load_state_dict(
             {self._torch_name(n): p[k].detach().cpu() for n, p in self.named_parameters()}
         )
@@ -166,33 +175,46 @@ class StackedRecurrentNet(nn.Module):
         return [getattr(self, f"{name}_l{layer}") for name in LAYER_TENSORS]
 
     def forward(self, x, return_states=False):
-        """x: (T, K, I, N) -> outputs (K, N, O); with ``return_states`` also the top layer's
-        hidden states, a list of T tensors (K, H, N)."""
+        """x: (T, K, I, N) -> outputs (K, N, O). With ``return_states`` (autograd path only)
+        also the top layer's hidden states, a list of T tensors (K, H, N) whose ``.grad`` after
+        backward is the full gradient through time."""
         inputs = x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
             xp = torch.matmul(w_ih.unsqueeze(0), inputs)  # (T, K, GH, N)
-            states = self._run_layer(xp, w_hh, b_ih, b_hh)
-            inputs = torch.stack(states) if layer + 1 < self.num_layers else None  # (T, K, H, N)
-        out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, states[-1])  # (K,O,N)
+            xp, b_hn = self._fold_biases(xp, b_ih, b_hh)
+            if self.backend == "bptt" and not return_states:
+                relu = self.nonlinearity == "relu"
+                inputs = bptt.run_layer(self.arch, xp, w_hh, b_hn, relu)  # (T, K, H, N)
+                last = inputs[-1]
+            else:
+                states = self._autograd_layer(xp, w_hh, b_hn)
+                last = states[-1]
+                if layer + 1 < self.num_layers:
+                    inputs = torch.stack(states)  # (T, K, H, N)
+        out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
         out = out.transpose(1, 2)  # (K, N, O)
         return (out, states) if return_states else out
 
-    def _run_layer(self, xp, w_hh, b_ih, b_hh):
-        """One layer over time; xp: (T, K, GH, N) without biases. Returns T states (K, H, N)."""
-        n_models, hidden, batch = xp.shape[1], self.hidden_size, xp.shape[3]
-        h = xp.new_zeros(n_models, hidden, batch)  # (K, H, N)
+    def _fold_biases(self, xp, b_ih, b_hh):
+        """Add the biases that sit outside the gate nonlinearities to xp (T, K, GH, N); the GRU's
+        b_hn stays apart (K, H, 1) because torch applies it inside r * (W_hn h + b_hn)."""
+        hidden = self.hidden_size
         if self.arch == "gru":
-            # r and z take both biases up front; b_hn must stay inside r * (W_hn h + b_hn)
-            folded = b_ih + torch.cat([b_hh[:, : 2 * hidden], b_hh.new_zeros(n_models, hidden)], 1)
-            b_hn = b_hh[:, 2 * hidden :].unsqueeze(-1)  # (K, H, 1)
-        else:
-            folded = b_ih + b_hh
-        # unbind once: indexing xp[t] in the loop makes backward O(T^2)
-        steps = (xp + folded.unsqueeze(-1)).unbind(0)  # T x (K, GH, N)
-        states, c = [], torch.zeros_like(h)
+            zeros = b_hh.new_zeros(b_hh.shape[0], hidden)
+            folded = b_ih + torch.cat([b_hh[:, : 2 * hidden], zeros], 1)
+            return xp + folded.unsqueeze(-1), b_hh[:, 2 * hidden :].unsqueeze(-1)
+        return xp + (b_ih + b_hh).unsqueeze(-1), None
+
+    def _autograd_layer(self, xp, w_hh, b_hn):
+        """One layer as a Python loop under autograd: the reference the fast path must equal."""
+        n_models, batch = xp.shape[1], xp.shape[3]
+        h = xp.new_zeros(n_models, self.hidden_size, batch)  # (K, H, N)
+        c = torch.zeros_like(h)
         relu = self.nonlinearity == "relu"
-        for xp_t in steps:
+        states = []
+        # unbind once: indexing xp[t] in the loop makes backward O(T^2)
+        for xp_t in xp.unbind(0):
             if self.arch == "rnn":
                 h = rnn_step(xp_t, h, w_hh, relu)
             elif self.arch == "gru":
