@@ -11,10 +11,18 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 
+from rnnmemory.config import check_config, check_cuda, coerce_cli_types
+
+
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# reject a bad config before any job starts, naming each bad key and what is allowed
+coerce_cli_types(config)  # --config seeds="[0,1]" arrives as strings
+check_config(config)
+validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
+if config["device"] == "cuda" and workflow.local_exec and workflow.is_main_process:
+    check_cuda(sys.executable)  # on a cluster the train job checks its own node
 
 
 include: "workflow/rules/common.smk"

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from rnnmemory.allocator import keep_freed_memory  # noqa: E402
 from rnnmemory.archs import GATES  # noqa: E402
-from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_time_major  # noqa: E402
+from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_model_layout  # noqa: E402
+from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
 
 HIDDEN, INPUT, N = 10, 1, 1000
 # elementwise FLOPs per hidden unit and step besides the matmuls (gate math, activations)
@@ -94,7 +94,7 @@ def stacked_step(arch, seq_len, n_seeds, backend):
         num_layers=1, output_size=1,
     )  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
-    x = to_time_major(torch.randn(n_seeds, N, seq_len, INPUT))
+    x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT))
     y = torch.randn(n_seeds, N, 1)
 
     def step():
@@ -189,7 +189,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [1, 5], [1], 3
-    keep_freed_memory()  # for every variant alike, as the train jobs do
+    tune_cpu_runtime()  # for every variant alike, as the train jobs do
     if "bptt" not in args.variants:
         args.variants.append("bptt")
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "

@@ -5,8 +5,8 @@ import sys
 
 import pandas as pd
 import torch
-from rnnmemory.allocator import keep_freed_memory
 from rnnmemory.io import atomic_path, load_dataset, write_json
+from rnnmemory.runtime import tune_cpu_runtime
 from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
 
 TRAIN_KEYS = ("epochs", "lr", "optimizer", "batch_size", "grad_clip")
@@ -19,7 +19,7 @@ def say(line):
     print(line, file=log, flush=True)
 
 
-keep_freed_memory()  # training reuses large buffers every epoch
+runtime = tune_cpu_runtime()  # flush denormals, keep freed memory (see runtime.py)
 torch.set_num_threads(smk.threads)
 w, cfg = smk.wildcards, smk.config
 seeds = list(smk.params.seeds)
@@ -31,7 +31,7 @@ say(f"cell {w.task}/{w.arch}/T{w.seq_len}: seeds {seeds} on {device}, {smk.threa
 result = train_cell(datasets, seeds, w.arch, cfg["model"], settings, device=device, log=say)
 say(f"trained in {result.wall_seconds:.1f} s")
 
-env = environment(device)
+env = {**environment(device), **runtime}
 for k, seed in enumerate(seeds):
     net = result.model.torch_net(k)
     params = {

@@ -2,7 +2,13 @@
 
 import pytest
 import torch
-from rnnmemory.models import ElmanLoop, StackedRecurrentNet, TorchNet, seeded_torch_net
+from rnnmemory.models import (
+    ElmanLoop,
+    StackedRecurrentNet,
+    TorchNet,
+    seeded_torch_net,
+    to_model_layout,
+)
 
 SHAPE = dict(input_size=3, hidden_size=5, output_size=2)
 CASES = [
@@ -50,7 +56,7 @@ def test_forward_and_backward_equal_torch_nn_float64(arch, layers, nonlinearity,
     x = torch.randn(len(seeds), batch, steps, 3, generator=gen, dtype=torch.float64)  # (K,N,T,I)
     target = torch.randn(len(seeds), batch, 2, generator=gen, dtype=torch.float64)
 
-    out = stacked(x.permute(2, 0, 3, 1).contiguous())  # (K, N, O)
+    out = stacked(to_model_layout(x))  # (K, N, O)
     ((out - target) ** 2).sum().backward()
     for k, net in enumerate(nets):
         ref = net(x[k])

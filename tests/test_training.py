@@ -14,9 +14,26 @@ def cell(task, seeds, seq_len=6, n_train=64, n_test=32):
     return [make_dataset(task, seq_len, s, n_train, n_test) for s in seeds]
 
 
-def train(datasets, seeds, arch, dtype=torch.float32, **settings):
+def train(datasets, seeds, arch, dtype=torch.float32, backend="bptt", **settings):
     settings = TrainSettings(**{"epochs": 30, "eval_every": 10, **settings})
-    return train_cell(datasets, seeds, arch, MODEL, settings, dtype=dtype, log=lambda line: None)
+    return train_cell(
+        datasets, seeds, arch, MODEL, settings, dtype=dtype, log=lambda line: None, backend=backend
+    )
+
+
+@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_fast_trainer_follows_the_autograd_trainer(arch, dtype, rtol):
+    """60 epochs of Adam, hand-written BPTT vs autograd through the same recurrence. Found: test
+    losses agree to 5e-14 relative in float64 and to 2e-6 in float32 (the two paths sum in a
+    different order, and Adam's normalised steps carry the rounding on); the checks allow 50x."""
+    datasets = cell("first_plus_last", [0, 1], seq_len=12)
+    fast = train(datasets, [0, 1], arch, dtype=dtype, epochs=60)
+    slow = train(datasets, [0, 1], arch, dtype=dtype, epochs=60, backend="autograd")
+    for a, b in zip(fast.history, slow.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=rtol)
+        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=rtol)
+    assert fast.history[-1]["train_loss"] < 0.9 * fast.history[0]["train_loss"]
 
 
 @pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])

@@ -1,18 +1,23 @@
-"""One recurrent layer over all time steps with a hand-written backward (BPTT).
+"""One recurrent layer over all time steps with a hand-written backward pass (BPTT).
 
-Autograd through a Python loop records about ten graph nodes per time step, and at hidden
-size 10 their bookkeeping costs more than the arithmetic. Here the forward pass runs without
-a graph and keeps only the activations that the backward pass needs; the backward pass walks
-back through time once, with a few fused elementwise ops and one small ``bmm`` per step, and
-computes the recurrent weight gradient in a single large ``bmm`` after the loop.
+Why by hand: autograd through a Python time loop records about ten graph nodes per step, and
+at hidden size 10 their bookkeeping and the temporaries they keep cost more than the arithmetic.
+Here the forward pass runs without a graph and keeps only what the backward pass needs; the
+backward pass walks back through time once, and every weight gradient comes from one batched
+matmul over all steps after the loop.
 
-Conventions (K models, N sequences, H hidden units, G gate blocks, T steps):
-- ``xp`` (T, K, G*H, N): input projections W_ih x_t + b_ih, with b_hh folded in where torch
-  adds it outside the gate nonlinearity (all of it for RNN and LSTM, the r and z parts for GRU);
-- ``w_hh`` (K, G*H, H); ``b_hn`` (K, H, 1): the GRU's b_hn, which sits inside r * (.);
-- output: hidden states ``hs`` (T, K, H, N).
-The gradients equal autograd's through ``models.rnn_step``/``gru_step``/``lstm_step``; the tests
-check them against torch.nn in float64.
+One matmul per step. Each step multiplies a *step matrix* W (K, G'H, H+I) with the stacked
+state and input z_t = [h_t; x_t] (K, H+I, N). The states are written straight into a buffer
+``zin`` (T+1, K, H+I, N) that already holds the inputs, so no per-step copy is needed.
+- RNN, LSTM: W = [W_hh | W_ih], bias b_ih + b_hh.
+- GRU: the candidate needs W_hn h and W_in x apart (r multiplies only the first), so
+  W = [[W_hr W_ir], [W_hz W_iz], [W_hn 0], [0 W_in]] (4H rows), bias [b_r, b_z, b_hn, b_in].
+``step_matrix`` builds W and the bias from torch's tensors (autograd maps their gradients back).
+
+Layouts: the layer takes x (K, I, T, N) and returns states (K, H, T, N) or the last (K, H, N).
+Inside, every buffer is time-major, (T, K, rows, N), so each step works on contiguous blocks:
+with time as a middle axis the per-step slices are strided, and measured here a bmm on such a
+slice costs several times more than on a contiguous one.
 """
 
 from __future__ import annotations
@@ -20,136 +25,217 @@ from __future__ import annotations
 import torch
 
 
-def _prev(hs, t):
-    return hs[t - 1] if t > 0 else None
+class Workspace:
+    """Large buffers of one layer, kept from one training step to the next.
+
+    A buffer of tens of MB that is allocated anew every step comes back from the allocator as
+    fresh pages, and touching them costs page faults: measured here, writes into such a buffer
+    ran 4x slower than into a reused one. A forward pass under autograd claims the workspace
+    until its backward pass has run; a second forward pass before that gets fresh buffers, so
+    reuse never overwrites saved activations.
+    """
+
+    def __init__(self):
+        self.buffers: dict[str, torch.Tensor] = {}
+        self.claimed = False
+
+    def get(self, name, shape, like):
+        buf = self.buffers.get(name)
+        if (
+            buf is None
+            or buf.shape != shape
+            or buf.dtype != like.dtype
+            or buf.device != like.device
+        ):
+            buf = self.buffers[name] = like.new_empty(shape)
+        return buf
 
 
-def _weight_grad(dgh, hs):
-    """sum_t dgh_t h_{t-1}^T as one bmm: dgh (T, K, GH, N), hs (T, K, H, N) -> (K, GH, H)."""
-    steps, n_models, gh, batch = dgh.shape
-    if steps == 1:
-        return dgh.new_zeros(n_models, gh, hs.shape[2])
-    lhs = dgh[1:].permute(1, 2, 0, 3).reshape(n_models, gh, -1)  # (K, GH, (T-1) N)
-    rhs = hs[:-1].permute(1, 0, 3, 2).reshape(n_models, -1, hs.shape[2])  # (K, (T-1) N, H)
-    return torch.bmm(lhs, rhs)
+def _alloc(ctx, name, shape, like):
+    ws = ctx.workspace
+    return ws.get(name, torch.Size(shape), like) if ws is not None else like.new_empty(shape)
+
+
+def _claim(ctx, workspace):
+    """Use the workspace if it is free and a backward pass will release it."""
+    ws = workspace if workspace is not None and not workspace.claimed else None
+    if ws is not None and ctx.needs_backward:
+        ws.claimed = True
+    ctx.workspace = ws
+
+
+def _release(ctx):
+    if ctx.workspace is not None:
+        ctx.workspace.claimed = False
+
+
+def step_matrix(arch, w_ih, w_hh, b_ih, b_hh):
+    """The per-step matrix (K, G'H, H+I) and bias (K, G'H, 1) of one layer, built with autograd
+    from torch's parameter layout."""
+    if arch != "gru":
+        return torch.cat([w_hh, w_ih], dim=2), (b_ih + b_hh).unsqueeze(-1)
+    hidden = w_hh.shape[2]
+    rz = torch.cat([w_hh[:, : 2 * hidden], w_ih[:, : 2 * hidden]], dim=2)
+    hn = torch.cat([w_hh[:, 2 * hidden :], torch.zeros_like(w_ih[:, 2 * hidden :])], dim=2)
+    xn = torch.cat([torch.zeros_like(w_hh[:, 2 * hidden :]), w_ih[:, 2 * hidden :]], dim=2)
+    bias = torch.cat(
+        [
+            b_ih[:, : 2 * hidden] + b_hh[:, : 2 * hidden],
+            b_hh[:, 2 * hidden :],
+            b_ih[:, 2 * hidden :],
+        ],
+        dim=1,
+    )
+    return torch.cat([rz, hn, xn], dim=1), bias.unsqueeze(-1)
+
+
+def _inputs_buffer(ctx, x, hidden):
+    """zin (T+1, K, H+I, N): rows :H of step t will hold h_t (zero at t = 0), rows H: hold x_t."""
+    n_models, inputs, steps, batch = x.shape
+    zin = _alloc(ctx, "zin", (steps + 1, n_models, hidden + inputs, batch), x)
+    zin[0, :, :hidden].zero_()
+    zin[:steps, :, hidden:].copy_(x.permute(2, 0, 1, 3))
+    zin[steps, :, hidden:].zero_()
+    return zin
+
+
+def _finish(ctx, zin, dgates, weight):
+    """Gradients of x, of the step matrix and of the bias from the gate gradients dG (T, K, R, N):
+    dW = sum_t dG_t z_t^T as one batched matmul over (T, K)."""
+    hidden, steps = ctx.hidden, dgates.shape[0]
+    d_weight = torch.matmul(dgates, zin[:steps].transpose(2, 3)).sum(0)  # (K, R, H+I)
+    d_bias = dgates.sum(dim=(0, 3)).unsqueeze(-1)  # (K, R, 1)
+    d_x = None
+    if ctx.need_x:  # inputs of an upper layer: W_x^T dG_t for every step at once
+        d_x = torch.matmul(weight[:, :, hidden:].transpose(1, 2), dgates)  # (T, K, I, N)
+        d_x = d_x.permute(1, 2, 0, 3)  # (K, I, T, N)
+    _release(ctx)
+    return d_x, d_weight, d_bias
+
+
+def _output(ctx, zin):
+    """All states (K, H, T, N) for a lower layer, else only the last (K, H, N)."""
+    hidden = ctx.hidden
+    if ctx.all_states:
+        return zin[1:, :, :hidden].permute(1, 2, 0, 3).contiguous()
+    return zin[-1, :, :hidden].clone()
+
+
+def _incoming(ctx, grad_out, t):
+    """Gradient arriving at h_t (t = 1..T) from outside the recurrence, or None."""
+    if ctx.all_states:
+        return grad_out[:, :, t - 1]
+    return grad_out if t == ctx.steps else None
+
+
+def _accumulate(dh, incoming):
+    if dh is None:
+        return incoming.contiguous()
+    return dh if incoming is None else dh.add_(incoming)
 
 
 class RNNLayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, w_hh, relu):
-        steps, n_models, hidden, batch = xp.shape
-        hs = xp.new_empty(steps, n_models, hidden, batch)
-        h = None
-        for t in range(steps):
-            out = hs[t]
-            if h is None:
-                out.copy_(xp[t])
-            else:
-                torch.bmm(w_hh, h, out=out).add_(xp[t])
-            torch.relu_(out) if relu else out.tanh_()
-            h = out
-        ctx.save_for_backward(hs, w_hh)
+    def forward(ctx, x, weight, bias, workspace, relu, all_states):
+        n_models, _, steps, batch = x.shape
+        hidden = weight.shape[1]
+        _setup(ctx, x, hidden, workspace, all_states)
         ctx.relu = relu
-        return hs
+        zin = _inputs_buffer(ctx, x, hidden)
+        bias_nb = bias.expand(n_models, hidden, batch)
+        for t in range(steps):
+            pre = torch.baddbmm(bias_nb, weight, zin[t])  # (K, H, N)
+            if relu:
+                torch.clamp(pre, min=0, out=zin[t + 1, :, :hidden])
+            else:
+                torch.tanh(pre, out=zin[t + 1, :, :hidden])
+        ctx.save_for_backward(zin, weight)
+        return _output(ctx, zin)
 
     @staticmethod
-    def backward(ctx, grad_hs):
-        hs, w_hh = ctx.saved_tensors
-        w_hh_t = w_hh.transpose(1, 2)
-        dpre = torch.empty_like(hs)  # (T, K, H, N): gradient at the pre-activation
-        dh = grad_hs[-1]
-        for t in range(hs.shape[0] - 1, -1, -1):
+    def backward(ctx, grad_out):
+        zin, weight = ctx.saved_tensors
+        hidden, steps = ctx.hidden, ctx.steps
+        w_h_t = weight[:, :, :hidden].transpose(1, 2)
+        dpre = _alloc(ctx, "dgates", (steps, zin.shape[1], hidden, zin.shape[3]), zin)
+        dh = None
+        for t in range(steps, 0, -1):  # h_t = act(pre_{t-1})
+            dh = _accumulate(dh, _incoming(ctx, grad_out, t))
+            h, d = zin[t, :, :hidden], dpre[t - 1]
             if ctx.relu:
-                torch.mul(dh, hs[t] > 0, out=dpre[t])
+                torch.mul(dh, h > 0, out=d)
             else:
-                torch.mul(hs[t], hs[t], out=dpre[t])
-                torch.addcmul(dh, dh, dpre[t], value=-1, out=dpre[t])  # dh (1 - h^2)
-            if t > 0:
-                dh = torch.bmm(w_hh_t, dpre[t]).add_(grad_hs[t - 1])
-        return dpre, _weight_grad(dpre, hs), None
+                torch.mul(h, h, out=d)
+                torch.addcmul(dh, dh, d, value=-1, out=d)  # dh (1 - h^2)
+            if t > 1:
+                dh = torch.bmm(w_h_t, d)
+        return (*_finish(ctx, zin, dpre, weight), None, None, None)
 
 
 class GRULayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, w_hh, b_hn):
-        steps, n_models, gh, batch = xp.shape
-        hidden = gh // 3
-        hs = xp.new_empty(steps, n_models, hidden, batch)
-        rz = xp.new_empty(steps, n_models, 2 * hidden, batch)  # reset and update gates
-        ghn = xp.new_empty(steps, n_models, hidden, batch)  # W_hn h + b_hn
-        ns = xp.new_empty(steps, n_models, hidden, batch)  # candidate state
+    def forward(ctx, x, weight, bias, workspace, all_states):
+        n_models, _, steps, batch = x.shape
+        hidden = weight.shape[1] // 4
+        _setup(ctx, x, hidden, workspace, all_states)
+        zin = _inputs_buffer(ctx, x, hidden)
+        # per step: [r, z, W_hn h + b_hn, W_in x + b_in], with r and z already activated
+        gates = _alloc(ctx, "gates", (steps, n_models, 4 * hidden, batch), x)
+        ns = _alloc(ctx, "ns", (steps, n_models, hidden, batch), x)  # candidate states
+        bias_nb = bias.expand(n_models, 4 * hidden, batch)
         for t in range(steps):
-            if t == 0:
-                torch.sigmoid(xp[0, :, : 2 * hidden], out=rz[0])
-                ghn[0].copy_(b_hn.expand(n_models, hidden, batch))
-            else:
-                gh_t = torch.bmm(w_hh, hs[t - 1])  # (K, 3H, N)
-                torch.add(xp[t, :, : 2 * hidden], gh_t[:, : 2 * hidden], out=rz[t]).sigmoid_()
-                torch.add(gh_t[:, 2 * hidden :], b_hn, out=ghn[t])
-            r, z = rz[t, :, :hidden], rz[t, :, hidden:]
-            n = torch.addcmul(xp[t, :, 2 * hidden :], r, ghn[t], out=ns[t]).tanh_()
-            if t == 0:
-                torch.addcmul(n, z, n, value=-1, out=hs[0])  # (1 - z) n, h_prev = 0
-            else:
-                torch.sub(hs[t - 1], n, out=hs[t]).mul_(z).add_(n)  # n + z (h - n)
-        ctx.save_for_backward(hs, rz, ghn, ns, w_hh)
-        return hs
+            g = gates[t]
+            torch.baddbmm(bias_nb, weight, zin[t], out=g)
+            g[:, : 2 * hidden].sigmoid_()
+            r, z = g[:, :hidden], g[:, hidden : 2 * hidden]
+            n = torch.addcmul(g[:, 3 * hidden :], r, g[:, 2 * hidden : 3 * hidden], out=ns[t])
+            n.tanh_()
+            h = zin[t + 1, :, :hidden]
+            torch.sub(zin[t, :, :hidden], n, out=h).mul_(z).add_(n)  # n + z (h_prev - n)
+        ctx.save_for_backward(zin, gates, ns, weight)
+        return _output(ctx, zin)
 
     @staticmethod
-    def backward(ctx, grad_hs):
-        hs, rz, ghn, ns, w_hh = ctx.saved_tensors
-        steps, n_models, hidden, batch = hs.shape
-        w_hh_t = w_hh.transpose(1, 2)
-        dgh = hs.new_empty(steps, n_models, 3 * hidden, batch)  # grad of W_hh h (+ b_hn)
-        dpre_n = torch.empty_like(hs)  # grad of the candidate's pre-activation
-        tmp = hs.new_empty(n_models, hidden, batch)
-        dh = grad_hs[-1]
-        for t in range(steps - 1, -1, -1):
-            r, z, n = rz[t, :, :hidden], rz[t, :, hidden:], ns[t]
-            d_r, d_z, d_ghn = (
-                dgh[t, :, :hidden],
-                dgh[t, :, hidden : 2 * hidden],
-                dgh[t, :, 2 * hidden :],
-            )
-            # update gate: h = n + z (h_prev - n)
-            if t > 0:
-                torch.sub(hs[t - 1], n, out=d_z)
-            else:
-                torch.neg(n, out=d_z)
-            d_z.mul_(dh)
-            d_z.mul_(z).addcmul_(d_z, z, value=-1)  # dz z (1 - z)
+    def backward(ctx, grad_out):
+        zin, gates, ns, weight = ctx.saved_tensors
+        hidden, steps = ctx.hidden, ctx.steps
+        w_h_t = weight[:, :, :hidden].transpose(1, 2)
+        dgates = _alloc(ctx, "dgates", gates.shape, zin)  # grads of the 4 blocks of W z + b
+        dh = None
+        for t in range(steps, 0, -1):
+            dh = _accumulate(dh, _incoming(ctx, grad_out, t))
+            g, d, n = gates[t - 1], dgates[t - 1], ns[t - 1]
+            r, z, ghn = g[:, :hidden], g[:, hidden : 2 * hidden], g[:, 2 * hidden : 3 * hidden]
+            d_r, d_z, d_ghn, d_xn = d.split(hidden, dim=1)
+            # update gate, h = n + z (h_prev - n)
+            torch.sub(zin[t - 1, :, :hidden], n, out=d_z).mul_(dh)
+            d_z.mul_(z).addcmul_(d_z, z, value=-1)  # * z (1 - z)
             # candidate: dn = dh (1 - z), through tanh
-            torch.addcmul(dh, dh, z, value=-1, out=dpre_n[t])
-            torch.mul(n, n, out=tmp)
-            torch.addcmul(dpre_n[t], dpre_n[t], tmp, value=-1, out=dpre_n[t])
-            # reset gate: n = tanh(x_n + r ghn)
-            torch.mul(dpre_n[t], r, out=d_ghn)
-            torch.mul(dpre_n[t], ghn[t], out=d_r)
-            d_r.mul_(r).addcmul_(d_r, r, value=-1)  # dr r (1 - r)
-            if t > 0:
-                dh_prev = torch.mul(dh, z)
-                dh_prev.baddbmm_(w_hh_t, dgh[t]).add_(grad_hs[t - 1])
-                dh = dh_prev
-        dxp = torch.cat([dgh[:, :, : 2 * hidden], dpre_n], dim=2)  # (T, K, 3H, N)
-        d_b_hn = dgh[:, :, 2 * hidden :].sum(dim=(0, 3)).unsqueeze(-1)  # (K, H, 1)
-        return dxp, _weight_grad(dgh, hs), d_b_hn
+            torch.addcmul(dh, dh, z, value=-1, out=d_xn)
+            d_xn.addcmul_(d_xn, n * n, value=-1)
+            # reset gate, n = tanh(x_n + r ghn)
+            torch.mul(d_xn, r, out=d_ghn)
+            torch.mul(d_xn, ghn, out=d_r)
+            d_r.mul_(r).addcmul_(d_r, r, value=-1)  # * r (1 - r)
+            if t > 1:
+                dh = torch.mul(dh, z).baddbmm_(w_h_t, d)
+        return (*_finish(ctx, zin, dgates, weight), None, None)
 
 
 class LSTMLayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, w_hh):
-        steps, n_models, gh, batch = xp.shape
-        hidden = gh // 4
-        hs = xp.new_empty(steps, n_models, hidden, batch)
-        acts = xp.new_empty(steps, n_models, gh, batch)  # i, f, g, o after their nonlinearity
-        cs = xp.new_empty(steps, n_models, hidden, batch)
-        tcs = xp.new_empty(steps, n_models, hidden, batch)  # tanh(c)
+    def forward(ctx, x, weight, bias, workspace, all_states):
+        n_models, _, steps, batch = x.shape
+        hidden = weight.shape[1] // 4
+        _setup(ctx, x, hidden, workspace, all_states)
+        zin = _inputs_buffer(ctx, x, hidden)
+        acts = _alloc(ctx, "acts", (steps, n_models, 4 * hidden, batch), x)  # i, f, g, o
+        cs = _alloc(ctx, "cs", (steps, n_models, hidden, batch), x)
+        tcs = _alloc(ctx, "tcs", (steps, n_models, hidden, batch), x)  # tanh(c)
+        bias_nb = bias.expand(n_models, 4 * hidden, batch)
         for t in range(steps):
             a = acts[t]
-            if t == 0:
-                a.copy_(xp[0])
-            else:
-                torch.bmm(w_hh, hs[t - 1], out=a).add_(xp[t])
+            torch.baddbmm(bias_nb, weight, zin[t], out=a)
             a[:, : 2 * hidden].sigmoid_()
             a[:, 2 * hidden : 3 * hidden].tanh_()
             a[:, 3 * hidden :].sigmoid_()
@@ -158,52 +244,55 @@ class LSTMLayer(torch.autograd.Function):
                 torch.mul(i, g, out=cs[0])
             else:
                 torch.mul(f, cs[t - 1], out=cs[t]).addcmul_(i, g)
-            torch.tanh(cs[t], out=tcs[t])
-            torch.mul(o, tcs[t], out=hs[t])
-        ctx.save_for_backward(hs, acts, cs, tcs, w_hh)
-        return hs
+            torch.mul(o, torch.tanh(cs[t], out=tcs[t]), out=zin[t + 1, :, :hidden])
+        ctx.save_for_backward(zin, acts, cs, tcs, weight)
+        return _output(ctx, zin)
 
     @staticmethod
-    def backward(ctx, grad_hs):
-        hs, acts, cs, tcs, w_hh = ctx.saved_tensors
-        steps, n_models, hidden, batch = hs.shape
-        w_hh_t = w_hh.transpose(1, 2)
-        dgates = torch.empty_like(acts)  # (T, K, 4H, N): grad at the gates' pre-activations
-        tmp = hs.new_empty(n_models, hidden, batch)
-        dh, dc = grad_hs[-1], None
-        for t in range(steps - 1, -1, -1):
-            i, f, g, o = acts[t].split(hidden, dim=1)
-            d_i, d_f, d_g, d_o = dgates[t].split(hidden, dim=1)
-            # h = o tanh(c)
-            torch.mul(dh, tcs[t], out=d_o)
-            torch.mul(tcs[t], tcs[t], out=tmp)
+    def backward(ctx, grad_out):
+        zin, acts, cs, tcs, weight = ctx.saved_tensors
+        hidden, steps = ctx.hidden, ctx.steps
+        w_h_t = weight[:, :, :hidden].transpose(1, 2)
+        dgates = _alloc(ctx, "dgates", acts.shape, zin)  # grads at the gate pre-activations
+        dh, dc = None, None
+        for t in range(steps, 0, -1):
+            dh = _accumulate(dh, _incoming(ctx, grad_out, t))
+            a, d, tc = acts[t - 1], dgates[t - 1], tcs[t - 1]
+            i, f, g, o = a.split(hidden, dim=1)
+            d_i, d_f, d_g, d_o = d.split(hidden, dim=1)
+            torch.mul(dh, tc, out=d_o)  # h = o tanh(c)
             dc_t = torch.mul(dh, o)
-            dc_t.addcmul_(dc_t, tmp, value=-1)  # dh o (1 - tanh^2 c)
+            dc_t.addcmul_(dc_t, tc * tc, value=-1)  # * (1 - tanh^2 c)
             if dc is not None:
                 dc_t.add_(dc)
-            # c = f c_prev + i g
-            torch.mul(dc_t, g, out=d_i)
-            if t > 0:
-                torch.mul(dc_t, cs[t - 1], out=d_f)
+            torch.mul(dc_t, g, out=d_i)  # c = f c_prev + i g
+            if t > 1:
+                torch.mul(dc_t, cs[t - 2], out=d_f)
             else:
                 d_f.zero_()
             torch.mul(dc_t, i, out=d_g)
-            # through the nonlinearities: sigmoid' = s (1 - s), tanh' = 1 - t^2
             for lo, hi in ((0, 2 * hidden), (3 * hidden, 4 * hidden)):
-                s, d = acts[t, :, lo:hi], dgates[t, :, lo:hi]
-                d.mul_(s).addcmul_(d, s, value=-1)  # d s (1 - s)
-            torch.mul(g, g, out=tmp)
-            d_g.addcmul_(d_g, tmp, value=-1)
+                s, ds = a[:, lo:hi], d[:, lo:hi]
+                ds.mul_(s).addcmul_(ds, s, value=-1)  # * s (1 - s)
+            d_g.addcmul_(d_g, g * g, value=-1)  # * (1 - g^2)
             dc = dc_t.mul_(f)
-            if t > 0:
-                dh = torch.bmm(w_hh_t, dgates[t]).add_(grad_hs[t - 1])
-        return dgates, _weight_grad(dgates, hs)
+            if t > 1:
+                dh = torch.bmm(w_h_t, d)
+        return (*_finish(ctx, zin, dgates, weight), None, None)
 
 
-def run_layer(arch, xp, w_hh, b_hn=None, relu=False):
-    """Hidden states (T, K, H, N) of one layer; see the module docstring for the inputs."""
+def _setup(ctx, x, hidden, workspace, all_states):
+    ctx.hidden, ctx.steps, ctx.all_states = hidden, x.shape[2], all_states
+    ctx.need_x = ctx.needs_input_grad[0]
+    ctx.needs_backward = any(ctx.needs_input_grad)
+    _claim(ctx, workspace)
+
+
+def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
+    """One layer: x (K, I, T, N) -> all states (K, H, T, N), or the last (K, H, N)."""
+    weight, bias = step_matrix(arch, w_ih, w_hh, b_ih, b_hh)
     if arch == "rnn":
-        return RNNLayer.apply(xp, w_hh, relu)
+        return RNNLayer.apply(x, weight, bias, workspace, relu, all_states)
     if arch == "gru":
-        return GRULayer.apply(xp, w_hh, b_hn)
-    return LSTMLayer.apply(xp, w_hh)
+        return GRULayer.apply(x, weight, bias, workspace, all_states)
+    return LSTMLayer.apply(x, weight, bias, workspace, all_states)

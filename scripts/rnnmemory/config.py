@@ -3,17 +3,80 @@ tie keys together. Each message names the key and what is allowed. Imports no to
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+
 from .archs import ARCHS
 from .tasks import TASKS
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
     """A config value that the study cannot run with."""
 
 
-def check_config(config: dict) -> None:
-    """Raise ``ConfigError`` listing every problem found in an already schema-validated config."""
+def load_schema(schema_path=SCHEMA) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
+def _coerce(value, schema: dict):
+    """A string where the schema wants a number, boolean or null, converted if it parses."""
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, sub in value.items():
+            sub_schema = props.get(key, extra if isinstance(extra, dict) else {})
+            value[key] = _coerce(sub, sub_schema)
+        return value
+    if isinstance(value, list):
+        return [_coerce(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, str):
+        return value
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    for kind, parse in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return parse(value)
+            except ValueError:
+                pass
+    if "null" in types and value in ("null", "~", "None", ""):
+        return None
+    return value
+
+
+def coerce_cli_types(config: dict, schema_path=SCHEMA) -> dict:
+    """Snakemake's ``--config seeds="[0,1]"`` yields the strings '0' and '1' (it parses lists
+    and dicts with YAML's BaseLoader). Convert such strings to what the schema asks for, so the
+    documented overrides work; anything that does not parse is left for validation to reject."""
+    return _coerce(config, load_schema(schema_path))
+
+
+def schema_problems(config: dict, schema_path=SCHEMA) -> list[str]:
+    """Every violation of the JSON schema, each as 'key: what is wrong; what is allowed'."""
+    schema = load_schema(schema_path)
     problems = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(config), key=str):
+        key = ".".join(str(p) for p in error.absolute_path) or "config"
+        if error.validator == "additionalProperties":
+            allowed = ", ".join(error.schema.get("properties", {}))
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            problems.append(f"{key}: unknown key(s) {unknown}; allowed: {allowed}")
+        elif error.validator == "required":
+            problems.append(f"{key}: {error.message}")
+        else:
+            problems.append(f"{key}: {error.message}")
+    return problems
+
+
+def check_config(config: dict, schema_path=SCHEMA) -> None:
+    """Raise ``ConfigError`` listing every problem of the config: schema first, then the
+    registries and the rules that tie keys together."""
+    problems = schema_problems(config, schema_path)
+    if problems:  # later checks assume the schema's types
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     for key in ("tasks", "archs", "seq_lens", "seeds"):
         values = config.get(key) or []
         if not values:
@@ -51,3 +114,16 @@ def check_config(config: dict) -> None:
             )
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def check_cuda(python: str) -> None:
+    """``device: cuda`` needs a GPU that torch can see. Asked of a separate interpreter, so the
+    workflow itself never imports torch."""
+    import subprocess
+
+    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
+    if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0:
+        raise ConfigError(
+            "invalid config:\n  - device: 'cuda' was requested but torch sees no CUDA device "
+            "here; allowed: auto (CUDA if available, else CPU), cpu, cuda"
+        )

@@ -7,8 +7,8 @@ that torch.nn would draw under ``torch.manual_seed(seed)``). ``TorchNet`` is the
 version (recurrent layer + linear head on the last hidden state, as in the tutorials); its
 state dicts are what the pipeline saves.
 
-Layouts: inputs are time-major and stacked, (T, K, I, N); hidden states are (K, H, N), so a
-gate slice is contiguous memory and one ``bmm`` serves all seeds.
+Layouts: inputs are stacked (K, I, T, N); hidden states are (K, H, N): samples on the last,
+contiguous axis, so a gate slice is a plain view and one ``bmm`` serves all seeds.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class StackedRecurrentNet(nn.Module):
                 self.register_parameter(
                     f"{name}_l{layer}", nn.Parameter(torch.zeros(n_models, *size))
                 )
+        self._workspaces = [bptt.Workspace() for _ in range(num_layers)]  # reused buffers
         self.head_weight = nn.Parameter(torch.zeros(n_models, output_size, hidden_size))
         self.head_bias = nn.Parameter(torch.zeros(n_models, output_size))
 
@@ -175,46 +176,47 @@ class StackedRecurrentNet(nn.Module):
         return [getattr(self, f"{name}_l{layer}") for name in LAYER_TENSORS]
 
     def forward(self, x, return_states=False):
-        """x: (T, K, I, N) -> outputs (K, N, O). With ``return_states`` (autograd path only)
+        """x: (K, I, T, N) -> outputs (K, N, O). With ``return_states`` (autograd path only)
         also the top layer's hidden states, a list of T tensors (K, H, N) whose ``.grad`` after
         backward is the full gradient through time."""
         inputs = x
+        relu = self.nonlinearity == "relu"
         for layer in range(self.num_layers):
+            top = layer + 1 == self.num_layers
             w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
-            xp = torch.matmul(w_ih.unsqueeze(0), inputs)  # (T, K, GH, N)
-            xp, b_hn = self._fold_biases(xp, b_ih, b_hh)
             if self.backend == "bptt" and not return_states:
-                relu = self.nonlinearity == "relu"
-                inputs = bptt.run_layer(self.arch, xp, w_hh, b_hn, relu)  # (T, K, H, N)
-                last = inputs[-1]
+                out = bptt.run_layer(
+                    self.arch, inputs, w_ih, w_hh, b_ih, b_hh, relu, not top,
+                    self._workspaces[layer],
+                )  # fmt: skip
+                inputs, last = out, out  # (K, H, T, N) below the top, (K, H, N) on top
             else:
-                states = self._autograd_layer(xp, w_hh, b_hn)
-                last = states[-1]
-                if layer + 1 < self.num_layers:
-                    inputs = torch.stack(states)  # (T, K, H, N)
+                states = self._autograd_layer(inputs, w_ih, w_hh, b_ih, b_hh)
+                inputs, last = torch.stack(states, dim=2), states[-1]  # (K, H, T, N)
         out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
         out = out.transpose(1, 2)  # (K, N, O)
         return (out, states) if return_states else out
 
-    def _fold_biases(self, xp, b_ih, b_hh):
-        """Add the biases that sit outside the gate nonlinearities to xp (T, K, GH, N); the GRU's
-        b_hn stays apart (K, H, 1) because torch applies it inside r * (W_hn h + b_hn)."""
+    def _autograd_layer(self, x, w_ih, w_hh, b_ih, b_hh):
+        """One layer as a Python loop under autograd, x (K, I, T, N) -> T states (K, H, N):
+        the reference that the hand-written BPTT must equal."""
+        n_models, _, steps, batch = x.shape
         hidden = self.hidden_size
-        if self.arch == "gru":
-            zeros = b_hh.new_zeros(b_hh.shape[0], hidden)
-            folded = b_ih + torch.cat([b_hh[:, : 2 * hidden], zeros], 1)
-            return xp + folded.unsqueeze(-1), b_hh[:, 2 * hidden :].unsqueeze(-1)
-        return xp + (b_ih + b_hh).unsqueeze(-1), None
-
-    def _autograd_layer(self, xp, w_hh, b_hn):
-        """One layer as a Python loop under autograd: the reference the fast path must equal."""
-        n_models, batch = xp.shape[1], xp.shape[3]
-        h = xp.new_zeros(n_models, self.hidden_size, batch)  # (K, H, N)
+        xp = torch.bmm(w_ih, x.flatten(2)).view(n_models, -1, steps, batch)  # (K, GH, T, N)
+        if self.arch == "gru":  # b_hn stays inside r * (W_hn h + b_hn), as in torch
+            folded = b_ih + torch.cat(
+                [b_hh[:, : 2 * hidden], torch.zeros_like(b_hh[:, :hidden])], 1
+            )
+            b_hn = b_hh[:, 2 * hidden :].unsqueeze(-1)  # (K, H, 1)
+        else:
+            folded, b_hn = b_ih + b_hh, None
+        xp = xp + folded[:, :, None, None]
+        h = x.new_zeros(n_models, hidden, batch)  # (K, H, N)
         c = torch.zeros_like(h)
         relu = self.nonlinearity == "relu"
         states = []
-        # unbind once: indexing xp[t] in the loop makes backward O(T^2)
-        for xp_t in xp.unbind(0):
+        # unbind once: indexing xp[:, :, t] in the loop makes backward O(T^2)
+        for xp_t in xp.unbind(2):
             if self.arch == "rnn":
                 h = rnn_step(xp_t, h, w_hh, relu)
             elif self.arch == "gru":
@@ -225,9 +227,9 @@ class StackedRecurrentNet(nn.Module):
         return states
 
 
-def to_time_major(x: torch.Tensor) -> torch.Tensor:
-    """(K, N, T, I) -> (T, K, I, N), contiguous: the layout ``StackedRecurrentNet`` reads."""
-    return x.permute(2, 0, 3, 1).contiguous()
+def to_model_layout(x: torch.Tensor) -> torch.Tensor:
+    """(K, N, T, I) -> (K, I, T, N), contiguous: the layout ``StackedRecurrentNet`` reads."""
+    return x.permute(0, 3, 2, 1).contiguous()
 
 
 def per_model_loss(out, y, loss: str):

@@ -21,7 +21,9 @@ METRIC_COLUMNS = [
     "normalised_test_loss", "solved", "diverged", "diverged_epoch", "train_accuracy",
     "test_accuracy",
 ]  # fmt: skip
-ENVIRONMENT_COLUMNS = ["device", "torch_version", "threads", "cpu_count"]
+ENVIRONMENT_COLUMNS = [
+    "device", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
+]  # fmt: skip
 TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds"]
 CELL = ["task", "arch", "seq_len"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import StackedRecurrentNet, per_model_loss, to_time_major
+from .models import StackedRecurrentNet, per_model_loss, to_model_layout
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -42,11 +42,11 @@ def resolve_device(requested: str) -> torch.device:
 
 
 def stack_data(datasets: list[dict], split: str, device, dtype):
-    """K datasets -> inputs (T, K, I, N) and targets (K, N, O) or labels (K, N)."""
+    """K datasets -> inputs (K, I, T, N) and targets (K, N, O) or labels (K, N)."""
     x = torch.as_tensor(np.stack([d[f"x_{split}"] for d in datasets]), dtype=dtype)
     y = torch.as_tensor(np.stack([d[f"y_{split}"] for d in datasets]))
     y = y.to(dtype) if y.is_floating_point() else y
-    return to_time_major(x).to(device), y.to(device)
+    return to_model_layout(x).to(device), y.to(device)
 
 
 def accuracy(out, labels):
@@ -83,6 +83,7 @@ def train_cell(
     device="cpu",
     dtype=torch.float32,
     log=print,
+    backend="bptt",
 ) -> CellResult:
     """Train one network per seed on its own dataset; all seeds share each operation."""
     start = time.perf_counter()
@@ -91,7 +92,7 @@ def train_cell(
     x_test, y_test = stack_data(datasets, "test", device, dtype)
     output_size = datasets[0]["n_classes"] or datasets[0]["y_train"].shape[1]
     model = StackedRecurrentNet.from_seeds(
-        seeds, arch, input_size=x_train.shape[2], output_size=output_size,
+        seeds, arch, backend=backend, input_size=x_train.shape[1], output_size=output_size,
         hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
         **({"nonlinearity": model_cfg.get("nonlinearity", "tanh")} if arch == "rnn" else {}),
     ).to(device=device, dtype=dtype)  # fmt: skip
@@ -170,8 +171,8 @@ def _batches(generators, n_train, batch_size, device):
 
 
 def _take(x, y, idx):
-    """Select each seed's minibatch: x (T, K, I, N), y (K, N, ...), idx (K, B)."""
-    xb = torch.take_along_dim(x, idx[None, :, None, :], dim=3)  # (T, K, I, B)
+    """Select each seed's minibatch: x (K, I, T, N), y (K, N, ...), idx (K, B)."""
+    xb = torch.take_along_dim(x, idx[:, None, None, :], dim=3)  # (K, I, T, B)
     yb = torch.take_along_dim(y, idx.view(*idx.shape, *[1] * (y.dim() - 2)), dim=1)
     return xb, yb
 

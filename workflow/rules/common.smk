@@ -1,11 +1,8 @@
 """Helpers shared by the rules: config checks, the study grid and every path, built once."""
 
 from rnnmemory import paths
-from rnnmemory.config import check_config
 from rnnmemory.plots import FIGURES
 from rnnmemory.tasks import task_params
-
-check_config(config)
 
 TASKS = config["tasks"]
 ARCHS = config["archs"]

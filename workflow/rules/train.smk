@@ -8,6 +8,8 @@ rule train_cell:
         model=cell_outputs("model"),
     log:
         paths.LOG.format(rule="train", name="{task}/{arch}/T{seq_len}"),
+    benchmark:
+        paths.JOB_BENCHMARK.format(rule="train", name="{task}/{arch}/T{seq_len}")
     conda:
         "../envs/study.yaml"
     threads: config["train"]["threads"]
