@@ -37,5 +37,8 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/snakefmt Snakefile workflow
 
+bench: venv
+	$(BIN)/python benchmarks/trainer.py
+
 clean:
 	rm -rf results/data results/runs results/tables results/figures results/logs results/report.html

@@ -21,8 +21,6 @@ configfile: "config.yaml"
 coerce_cli_types(config)  # --config seeds="[0,1]" arrives as strings
 check_config(config)
 validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
-if config["device"] == "cuda" and workflow.local_exec and workflow.is_main_process:
-    check_cuda(sys.executable)  # on a cluster the train job checks its own node
 
 
 include: "workflow/rules/common.smk"
@@ -34,6 +32,15 @@ include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"
+
+
+onstart:
+    # the executor is known only now; on a cluster each train job checks its own node instead
+    if (
+        config["device"] == "cuda"
+        and workflow.executor_plugin.common_settings.local_exec
+    ):
+        check_cuda(sys.executable)
 
 
 rule all:

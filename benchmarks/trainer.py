@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+
 from rnnmemory.archs import GATES  # noqa: E402
 from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_model_layout  # noqa: E402
 from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
@@ -168,6 +169,9 @@ def plot(table, path):
     )  # fmt: skip
     for ax in grid.axes.flat:
         ax.set_xscale("log")
+        ax.set_xticks(sorted(data["seq_len"].unique()))
+        ax.set_xticklabels([str(t) for t in sorted(data["seq_len"].unique())])
+        ax.minorticks_off()
         ax.axhline(1, color="0.4", ls="--", lw=1)
         ax.axhline(5, color="tab:green", ls=":", lw=1)
         ax.set_xlabel("sequence length T")

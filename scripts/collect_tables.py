@@ -3,6 +3,7 @@
 import sys
 
 import pandas as pd
+
 from rnnmemory.io import read_json
 from rnnmemory.tables import history_table, runs_table, summary_table, write_table
 

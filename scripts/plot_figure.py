@@ -3,6 +3,7 @@
 import sys
 
 import pandas as pd
+
 from rnnmemory.io import atomic_path
 from rnnmemory.plots import draw
 

@@ -5,6 +5,7 @@ import sys
 
 import pandas as pd
 import torch
+
 from rnnmemory.io import atomic_path, load_dataset, write_json
 from rnnmemory.runtime import tune_cpu_runtime
 from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell

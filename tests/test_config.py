@@ -3,6 +3,7 @@ the key and what is allowed. One case per kind of mistake."""
 
 import pytest
 import yaml
+
 from rnnmemory.config import ConfigError, check_config
 from test_workflow import ROOT, copy_project, snakemake
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+
 from rnnmemory.tables import TIMING_COLUMNS
 from test_workflow import copy_project, snakemake
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from rnnmemory.models import (
     ElmanLoop,
     StackedRecurrentNet,

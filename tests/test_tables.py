@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from rnnmemory.tables import (
     PARAMETER_COLUMNS,
     bootstrap_ci,

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from rnnmemory.tasks import make_dataset
 from rnnmemory.training import TrainSettings, run_metrics, train_cell
 

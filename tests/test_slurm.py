@@ -1,0 +1,96 @@
+"""The tiny study on a real single-node SLURM cluster (loopback, Debian's packages), through
+`snakemake --profile profiles/slurm`. Runs in CI (root, packages installed by .ci/run);
+elsewhere it is skipped with the reason."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rnnmemory.tables import TIMING_COLUMNS
+from test_workflow import ROOT, copy_project, snakemake
+
+CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
+NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scancel", "sinfo"]
+
+
+def why_not():
+    if os.geteuid() != 0:
+        return "needs root to start munged, slurmctld and slurmd"
+    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
+    if missing:
+        return f"SLURM is not installed (missing {', '.join(missing)}); .ci/run installs it"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = why_not()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the SLURM test must run in CI: {reason}")
+        pytest.skip(reason)
+    state = Path("/tmp/rnnmemory-slurm-test")  # short path: munged checks every parent directory
+    up = subprocess.run(["bash", CLUSTER, "up", state], capture_output=True, text=True)
+    if up.returncode == 3:  # someone else's SLURM config is in place
+        pytest.skip(up.stderr.strip())
+    assert up.returncode == 0, up.stdout + up.stderr
+    env = dict(os.environ, SLURM_CONF=str(state / "slurm.conf"))
+    yield env
+    subprocess.run(["bash", CLUSTER, "down", state], capture_output=True)
+
+
+def test_bring_up_is_idempotent(cluster):
+    state = Path(cluster["SLURM_CONF"]).parent
+    pids = {p: p.read_text() for p in state.rglob("*.pid")}
+    again = subprocess.run(["bash", CLUSTER, "up", state], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert {p: p.read_text() for p in state.rglob("*.pid")} == pids  # same daemons kept
+
+
+def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path):
+    slurm_dir = copy_project(tmp_path / "slurm")
+    proc = snakemake(
+        slurm_dir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", env=cluster
+    )
+    # every train job went through SLURM: one submission with its SLURM job id per cell
+    submitted = re.findall(
+        r"has been submitted with SLURM jobid (\d+) \(log: \S+/rule_train_cell/(\w+)/",
+        proc.stdout + proc.stderr,
+    )
+    assert len({cell for _, cell in submitted}) == 2 * 2 * 2
+    assert len({job_id for job_id, _ in submitted}) == len(submitted)
+
+    local_dir = copy_project(tmp_path / "local")
+    snakemake(local_dir, "--configfile", "tests/tiny.yaml")
+    on_slurm, local = (
+        pd.read_csv(d / "results/tables/runs.csv").drop(columns=TIMING_COLUMNS)
+        for d in (slurm_dir, local_dir)
+    )
+    pd.testing.assert_frame_equal(on_slurm, local, check_exact=True)
+
+
+def test_failing_train_job_is_retried_and_reported_with_its_log(cluster, tmp_path):
+    """device: cuda on a CPU-only node: the check is left to the job on a cluster, so the train
+    job fails on the node; the profile resubmits it twice, then Snakemake names the logs."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this node has CUDA, so the job would not fail")
+    workdir = copy_project(tmp_path)
+    proc = snakemake(
+        workdir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", "--config",
+        "device=cuda", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]",
+        env=cluster, check=False,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    attempts = re.findall(r"submitted with SLURM jobid \d+ \(log: \S+/rule_train_cell/", output)
+    assert len(attempts) == 3  # the first try and the profile's 2 retries
+    assert len(list((workdir / ".snakemake/slurm_logs/rule_train_cell").rglob("*.log"))) == 3
+    assert "results/logs/train/first_plus_last/rnn/T5.log" in output
+    log = (workdir / "results/logs/train/first_plus_last/rnn/T5.log").read_text()
+    assert "torch sees no CUDA device" in log + output
