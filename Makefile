@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 4
+ARGS ?=  # more Snakemake arguments, e.g. ARGS="--configfile my-study.yaml"
 
 .PHONY: venv study report test lint format bench clean
 
@@ -16,9 +17,11 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# resumes an interrupted study: finished runs are kept, only what is missing is (re)made
 study: venv
-	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+	$(BIN)/python scripts/clear_stale_lock.py .
+	$(BIN)/snakemake --cores $(CORES) $(ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
 
 report: venv
 	$(BIN)/snakemake --report results/report.html

@@ -43,8 +43,11 @@ onstart:
         check_cuda(sys.executable)
 
 
+# every file is a target, so a deleted one (a damaged dataset or run file) is rebuilt
 rule all:
     default_target: True
     input:
+        datasets=all_datasets(),
+        runs=[all_runs(kind) for kind in paths.RUN_FILES],
         tables=all_tables(),
         figures=all_figures(),

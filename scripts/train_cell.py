@@ -1,19 +1,16 @@
 """Snakemake entry point: train every seed of one (task, arch, seq_len) cell in one process and
 write each seed's metrics.json, history.csv and model.pt."""
 
-import sys
-
 import pandas as pd
 import torch
 
-from rnnmemory.io import atomic_path, load_dataset, write_json
+from rnnmemory.io import atomic_path, load_dataset, log_to, write_json
 from rnnmemory.runtime import tune_cpu_runtime
 from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
 
 TRAIN_KEYS = ("epochs", "lr", "optimizer", "batch_size", "grad_clip")
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = open(smk.log[0], "w", buffering=1)
-sys.stderr = log
+log = log_to(smk.log[0])
 
 
 def say(line):

@@ -15,6 +15,13 @@ from rnnmemory.tables import TIMING_COLUMNS
 from test_workflow import ROOT, copy_project, snakemake
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
+# poll the test cluster often: jobs here take seconds, not hours
+FAST_POLLING = [
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--seconds-between-status-checks",
+    "2",
+]
 NEEDED = ["slurmctld", "slurmd", "munged", "sbatch", "squeue", "scancel", "sinfo"]
 
 
@@ -55,7 +62,13 @@ def test_bring_up_is_idempotent(cluster):
 def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path):
     slurm_dir = copy_project(tmp_path / "slurm")
     proc = snakemake(
-        slurm_dir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", env=cluster
+        slurm_dir,
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "tests/tiny.yaml",
+        *FAST_POLLING,
+        env=cluster,
     )
     # every train job went through SLURM: one submission with its SLURM job id per cell
     submitted = re.findall(
@@ -82,7 +95,8 @@ def test_failing_train_job_is_retried_and_reported_with_its_log(cluster, tmp_pat
         pytest.skip("this node has CUDA, so the job would not fail")
     workdir = copy_project(tmp_path)
     proc = snakemake(
-        workdir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", "--config",
+        workdir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", *FAST_POLLING,
+        "--config",
         "device=cuda", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]",
         env=cluster, check=False,
     )  # fmt: skip

@@ -82,3 +82,25 @@ def test_a_diverging_seed_is_marked_and_the_others_go_on():
     good = run_metrics(result, 1, datasets[1], 0.1)
     assert math.isfinite(good["final_test_loss"]) and not good["diverged"]
     assert run_metrics(result, 0, datasets[0], 0.1)["diverged"]
+
+
+def test_gradient_clipping_is_per_seed():
+    from rnnmemory.models import StackedRecurrentNet
+    from rnnmemory.training import clip_per_model
+
+    model = StackedRecurrentNet.from_seeds(
+        [0, 1], "gru", **{**MODEL, "input_size": 1, "output_size": 1}
+    )
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+        p.grad[1] *= 1e-3  # seed 1's gradient is tiny and must stay as it is
+
+    def norms():
+        squares = [p.grad.flatten(1).pow(2).sum(1) for p in model.parameters()]
+        return torch.stack(squares).sum(0).sqrt()
+
+    before = norms()
+    clip_per_model(model, 1.0)
+    after = norms()
+    assert after[0] == pytest.approx(1.0, rel=1e-5) and before[0] > 10
+    assert after[1] == pytest.approx(before[1].item(), rel=1e-6)

@@ -1,5 +1,6 @@
 """The real Snakemake workflow, end to end, on the tiny config in a temporary directory."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -115,3 +116,56 @@ def test_tiny_study_figures_and_report(tiny_study):
 def test_rerun_has_nothing_to_do(tiny_study):
     out = snakemake(tiny_study, "--configfile", "tests/tiny.yaml", "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_diverging_runs_are_recorded_and_the_study_goes_on(tmp_path):
+    """SGD at lr 3 makes most runs of the tiny study blow up within 20 epochs, not all."""
+    workdir = copy_project(tmp_path)
+    snakemake(
+        workdir, "--configfile", "tests/tiny.yaml", "--config", "train={optimizer: sgd, lr: 3}"
+    )
+    runs = pd.read_csv(workdir / "results/tables/runs.csv")
+    assert len(runs) == 16
+    diverged = runs[runs["outcome"] == "diverged"]
+    assert 4 <= len(diverged) < 16
+    assert diverged["diverged_epoch"].between(1, 20).all() and diverged["diverged"].all()
+    assert runs.loc[runs["outcome"] != "diverged", "diverged_epoch"].isna().all()
+    summary = pd.read_csv(workdir / "results/tables/summary.csv")
+    assert summary["n_diverged"].sum() == len(diverged) and summary["n"].sum() == 16
+    assert (summary["n_solved"] <= summary["n"] - summary["n_diverged"]).all()
+    cell = diverged.iloc[0]
+    log = workdir / f"results/logs/train/{cell.task}/{cell.arch}/T{cell.seq_len}.log"
+    assert (
+        f"seed {cell.seed}: loss not finite at epoch {int(cell.diverged_epoch)}" in log.read_text()
+    )
+    for figure in ["memory_curve", "heatmap"]:
+        assert (workdir / f"results/figures/{cell.task}/{figure}.png").stat().st_size > 10_000
+
+
+ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]", "seeds=[0]"]
+
+
+def test_damaged_files_are_named_and_rebuilt_after_deletion(tmp_path):
+    workdir = copy_project(tmp_path)
+    args = ["--configfile", "tests/tiny.yaml", *ONE_CELL]
+    snakemake(workdir, *args)
+    dataset = workdir / "results/data/first_plus_last/T5/seed0.npz"
+    metrics = workdir / "results/runs/first_plus_last/rnn/T5/seed0/metrics.json"
+
+    dataset.write_bytes(dataset.read_bytes()[:500])  # truncated
+    proc = snakemake(workdir, *args, check=False)
+    assert proc.returncode != 0
+    log = (workdir / "results/logs/train/first_plus_last/rnn/T5.log").read_text()
+    assert f"{dataset.relative_to(workdir)}: unreadable dataset" in log
+    dataset.unlink()
+    snakemake(workdir, *args)
+    assert len(pd.read_csv(workdir / "results/tables/runs.csv")) == 1
+
+    metrics.write_text(metrics.read_text()[:40])  # corrupt
+    proc = snakemake(workdir, *args, check=False)
+    assert proc.returncode != 0
+    log = (workdir / "results/logs/tables/collect.log").read_text()
+    assert f"{metrics.relative_to(workdir)}: corrupt JSON" in log
+    metrics.unlink()
+    snakemake(workdir, *args)
+    assert json.loads(metrics.read_text())["seed"] == 0

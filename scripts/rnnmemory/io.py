@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,3 +61,12 @@ def load_dataset(path) -> dict:
         if value.ndim == 0:
             loaded[name] = value.item()
     return loaded
+
+
+def log_to(path):
+    """Send this process's stderr (warnings, and the traceback if the job fails) to the rule's
+    log, line-buffered so a user can follow it; returns the file for the job's own lines.
+    Left open on purpose: a traceback is printed after the script's code has ended."""
+    log = open(path, "w", buffering=1)
+    sys.stderr = log
+    return log

@@ -52,6 +52,7 @@ def memory_curve(runs, summary, history, solved_below):
             seeds["seq_len"] * jitter[arch], seeds["normalised_test_loss"], s=12,
             color=color, alpha=0.5, edgecolor="none",
         )  # fmt: skip
+    _mark_diverged(ax, summary, palette, jitter)
     null_level = float(summary["null_over_baseline"].iloc[0])
     ax.axhline(1.0, color="0.3", ls="--", lw=1, label="memoryless baseline (= 1)")
     if not np.isclose(null_level, 1.0):
@@ -66,6 +67,20 @@ def memory_curve(runs, summary, history, solved_below):
     ax.set_title(f"{runs['task'].iloc[0]}: how far back each architecture remembers")
     ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def _mark_diverged(ax, summary, palette, jitter):
+    """Diverged runs have no loss to plot: show them as crosses along the top, with counts."""
+    diverged = summary[summary["n_diverged"] > 0]
+    if diverged.empty:
+        return
+    top = ax.get_ylim()[1] if ax.has_data() else 1.0
+    for _, cell in diverged.iterrows():
+        x = cell["seq_len"] * jitter.get(cell["arch"], 1)
+        ax.scatter(x, top, marker="x", s=40, color=palette[cell["arch"]], clip_on=False, zorder=5)
+        ax.annotate(f"{int(cell['n_diverged'])}", (x, top), textcoords="offset points",
+                    xytext=(4, 2), fontsize=7, color=palette[cell["arch"]])  # fmt: skip
+    ax.scatter([], [], marker="x", color="0.3", label="diverged runs (count)")
 
 
 def fraction_solved(runs, summary, history, solved_below):
@@ -131,8 +146,11 @@ def heatmap(runs, summary, history, solved_below):
     total = summary.pivot(index="arch", columns="seq_len", values="n").reindex(archs)
     labels = median.map(lambda v: f"{v:.2g}" if np.isfinite(v) else "—")
     labels = labels + "\n" + solved.astype(int).astype(str) + "/" + total.astype(int).astype(str)
+    diverged = summary.pivot(index="arch", columns="seq_len", values="n_diverged").reindex(archs)
+    labels = labels + diverged.map(lambda d: f"\n{int(d)} diverged" if d > 0 else "")
     fig, ax = plt.subplots(figsize=(1.1 * median.shape[1] + 2.5, 0.8 * len(archs) + 1.6))
     positive = median.to_numpy()[np.isfinite(median.to_numpy()) & (median.to_numpy() > 0)]
+    positive = positive if positive.size else np.array([solved_below, 2.0])  # all diverged
     norm = LogNorm(vmin=min(positive.min(), solved_below), vmax=max(positive.max(), 2.0))
     sns.heatmap(
         median, annot=labels, fmt="", cmap="viridis_r", norm=norm, ax=ax, linewidths=0.5,
@@ -140,7 +158,7 @@ def heatmap(runs, summary, history, solved_below):
     )  # fmt: skip
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("")
-    ax.set_title(f"{runs['task'].iloc[0]}: median loss ratio (seeds solved)")
+    ax.set_title(f"{runs['task'].iloc[0]}: median loss ratio, seeds solved", loc="left")
     fig.tight_layout()
     return fig
 

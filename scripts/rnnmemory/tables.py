@@ -18,7 +18,7 @@ PARAMETER_COLUMNS = [
 ]  # fmt: skip
 METRIC_COLUMNS = [
     "final_train_loss", "final_test_loss", "baseline_loss", "null_loss",
-    "normalised_test_loss", "solved", "diverged", "diverged_epoch", "train_accuracy",
+    "normalised_test_loss", "solved", "outcome", "diverged", "diverged_epoch", "train_accuracy",
     "test_accuracy",
 ]  # fmt: skip
 ENVIRONMENT_COLUMNS = [

@@ -72,6 +72,7 @@ class CellResult:
     history: list[dict]  # rows: seed, epoch, train_loss, test_loss
     diverged_epoch: list  # K entries, None where the run stayed finite
     wall_seconds: float
+    epochs_run: int
 
 
 def train_cell(
@@ -157,7 +158,11 @@ def train_cell(
         if loss_kind == "cross_entropy":
             final["train_accuracy"] = accuracy(train_out, y_train).tolist()
             final["test_accuracy"] = accuracy(test_out, y_test).tolist()
-    return CellResult(model, final, history, diverged_epoch, time.perf_counter() - start)
+    for k, loss in enumerate(final["train_loss"]):  # the last update can blow up too
+        if diverged_epoch[k] is None and not math.isfinite(loss):
+            diverged_epoch[k] = epoch
+            log(f"seed {seeds[k]}: loss not finite after the last epoch; run marked diverged")
+    return CellResult(model, final, history, diverged_epoch, time.perf_counter() - start, epoch)
 
 
 def _batches(generators, n_train, batch_size, device):
@@ -181,7 +186,7 @@ def run_metrics(result: CellResult, k: int, dataset: dict, solved_below: float) 
     """Seed k's final numbers, normalised by its task's memoryless baseline."""
     test_loss = result.final["test_loss"][k]
     normalised = test_loss / dataset["baseline_loss"]
-    diverged = result.diverged_epoch[k] is not None or not math.isfinite(test_loss)
+    diverged = result.diverged_epoch[k] is not None
     metrics = {
         "final_train_loss": result.final["train_loss"][k],
         "final_test_loss": test_loss,
@@ -189,6 +194,9 @@ def run_metrics(result: CellResult, k: int, dataset: dict, solved_below: float) 
         "null_loss": dataset["null_loss"],
         "normalised_test_loss": normalised,
         "solved": bool(not diverged and normalised < solved_below),
+        "outcome": "diverged"
+        if diverged
+        else ("solved" if normalised < solved_below else "unsolved"),
         "diverged": diverged,
         "diverged_epoch": result.diverged_epoch[k],
     }

@@ -42,6 +42,10 @@ def all_runs(kind):
     )
 
 
+def all_datasets():
+    return expand(paths.DATASET, task=TASKS, seq_len=SEQ_LENS, seed=SEEDS)
+
+
 def table_paths(name):
     return expand(paths.TABLE, name=name, ext=paths.TABLE_FORMATS)
 

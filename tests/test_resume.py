@@ -1,0 +1,99 @@
+"""Interrupt the tiny study at several moments (SIGKILL of the whole process group, and Ctrl-C),
+rerun the README's study command, and check that it finishes, keeps what was done and ends
+with the same tables as an uninterrupted run."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from base64 import urlsafe_b64encode
+
+import pandas as pd
+
+from rnnmemory.tables import TIMING_COLUMNS
+from test_workflow import ROOT, copy_project, snakemake
+
+
+def study(workdir):
+    """`make study` (the README command) on the tiny config, in its own process group."""
+    cmd = [
+        "make", "study", f"VENV={ROOT / '.venv'}", "CORES=2",
+        "ARGS=--configfile tests/tiny.yaml",
+    ]  # fmt: skip
+    log = open(workdir / "make.log", "a")
+    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, start_new_session=True)
+
+
+def interrupt_when(proc, condition, sig, timeout=120):
+    """Send ``sig`` to the study's process group once ``condition()`` holds; wait for the end."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the study ended before the moment to interrupt it"
+        assert time.monotonic() < deadline, "the moment to interrupt never came"
+        time.sleep(0.02)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=120)
+    if sig == signal.SIGINT:  # Snakemake's Ctrl-C handling lets running jobs end first
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def count(workdir, pattern):
+    return len(list((workdir / "results").glob(pattern)))
+
+
+def finished_runs(workdir):
+    """metrics.json files of jobs that completed: Snakemake drops its 'incomplete' marker for
+    an output only when the job that makes it has finished (a job killed after writing some of
+    its files is, rightly, run again)."""
+    finished = {}
+    for path in (workdir / "results/runs").rglob("metrics.json"):
+        rel = str(path.relative_to(workdir))
+        marker = workdir / ".snakemake/incomplete" / urlsafe_b64encode(rel.encode()).decode()
+        if not marker.exists():
+            finished[path] = path.stat().st_mtime_ns
+    return finished
+
+
+def test_kill_and_resume(tmp_path):
+    workdir = copy_project(tmp_path / "interrupted")
+    shutil.copy2(ROOT / "Makefile", workdir)
+    shutil.copy2(ROOT / "requirements.txt", workdir)  # keeps its mtime: no reinstall
+
+    # 1. SIGKILL while datasets are being drawn
+    interrupt_when(study(workdir), lambda: count(workdir, "data/*/*/*.npz") >= 1, signal.SIGKILL)
+    # 2. SIGKILL while cells are training, some finished
+    proc = study(workdir)
+    interrupt_when(proc, lambda: len(finished_runs(workdir)) >= 4, signal.SIGKILL)
+    done_before = finished_runs(workdir)
+    assert 4 <= len(done_before) < 16
+    # 3. Ctrl-C while the rest trains
+    proc = study(workdir)
+    interrupt_when(
+        proc, lambda: count(workdir, "runs/*/*/*/*/metrics.json") > len(done_before), signal.SIGINT
+    )
+    # 4. SIGKILL while figures are drawn
+    proc = study(workdir)
+    interrupt_when(proc, lambda: count(workdir, "figures/*/*.png") >= 1, signal.SIGKILL)
+    # the README command finishes the rest
+    assert study(workdir).wait(timeout=600) == 0, (workdir / "make.log").read_text()[-3000:]
+
+    after = finished_runs(workdir)
+    assert len(after) == 16
+    for path, mtime in done_before.items():  # finished runs were not retrained
+        assert after[path] == mtime, f"{path} was rewritten"
+    for path in after:  # every run file is whole
+        json.loads(path.read_text())
+    assert count(workdir, "figures/*/*.png") == 8 and (workdir / "results/report.html").exists()
+
+    reference = copy_project(tmp_path / "uninterrupted")
+    snakemake(reference, "--configfile", "tests/tiny.yaml")
+    interrupted, clean = (
+        pd.read_csv(d / "results/tables/runs.csv").drop(columns=TIMING_COLUMNS)
+        for d in (workdir, reference)
+    )
+    pd.testing.assert_frame_equal(interrupted, clean, check_exact=True)
