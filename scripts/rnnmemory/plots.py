@@ -156,6 +156,10 @@ def heatmap(runs, summary, history, solved_below):
         median, annot=labels, fmt="", cmap="viridis_r", norm=norm, ax=ax, linewidths=0.5,
         cbar_kws={"label": "median test loss / baseline"}, annot_kws={"fontsize": 8},
     )  # fmt: skip
+    ax.set_facecolor("0.85")  # cells without a finite loss (every run diverged) stay grey
+    ax.grid(False)
+    for i, j in zip(*np.where(~np.isfinite(median.to_numpy())), strict=True):
+        ax.text(j + 0.5, i + 0.5, labels.iat[i, j], ha="center", va="center", fontsize=8)
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("")
     ax.set_title(f"{runs['task'].iloc[0]}: median loss ratio, seeds solved", loc="left")
