@@ -51,3 +51,4 @@ rule all:
         runs=[all_runs(kind) for kind in paths.RUN_FILES],
         tables=all_tables(),
         figures=all_figures(),
+        headline=paths.HEADLINE,

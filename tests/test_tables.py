@@ -66,3 +66,57 @@ def test_summary_statistics_and_diverged_runs():
     assert 0.02 <= gru["ci_low"] <= gru["mean"] <= gru["ci_high"] <= 0.90
     assert summary.loc["rnn", "null_over_baseline"] == 2.0
     assert isinstance(summary, pd.DataFrame)
+
+
+def test_outcome_labels_from_the_loss_ratio():
+    from rnnmemory.tables import classify_outcomes
+
+    ratios = [0.05, 0.5, 0.9, 1.2, 2.1, 1.6, 3.5, float("inf")]
+    runs = pd.DataFrame(
+        dict(normalised_test_loss=ratios, null_loss=2.0, baseline_loss=1.0,
+             diverged=[False] * 7 + [True])
+    )  # fmt: skip
+    got = list(classify_outcomes(runs, solved_below=0.1))
+    assert got == [
+        "solved", "partial", "last_only", "last_only", "nothing", "nothing", "other", "diverged",
+    ]  # fmt: skip
+    # where predicting nothing is the memoryless baseline (adding problem), it is 'nothing'
+    adding = pd.DataFrame(dict(normalised_test_loss=[1.0], null_loss=1 / 6, baseline_loss=1 / 6,
+                               diverged=[False]))  # fmt: skip
+    assert list(classify_outcomes(adding, solved_below=0.1)) == ["nothing"]
+
+
+def constructed_runs(solved_by_length):
+    """Runs of one (task, arch): {seq_len: [solved flag per seed]}."""
+    rows = []
+    for seq_len, flags in solved_by_length.items():
+        for seed, flag in enumerate(flags):
+            rows.append(dict(task="t", arch="gru", seq_len=seq_len, seed=seed, solved=flag))
+    return pd.DataFrame(rows)
+
+
+def test_critical_length_on_a_constructed_table():
+    from rnnmemory.tables import critical_length_table
+
+    runs = constructed_runs(
+        {5: [1, 1, 1, 1], 10: [1, 1, 1, 0], 20: [1, 1, 0, 0], 50: [1, 0, 0, 0], 100: [0, 0, 0, 0]}
+    )
+    row = critical_length_table(runs).iloc[0]
+    assert row["critical_length"] == 20  # half the seeds solve 20, a quarter solve 50
+    assert row["ci_low"] <= 20 <= row["ci_high"] and row["censored"] == ""
+    assert {row["ci_low"], row["ci_high"]} <= {5.0, 10.0, 20.0, 50.0}
+    everything = critical_length_table(constructed_runs({5: [1, 1], 10: [1, 1]})).iloc[0]
+    assert everything["critical_length"] == 10 and everything["censored"] == "above"
+    nothing = critical_length_table(constructed_runs({5: [0, 0], 10: [1, 0]})).iloc[0]
+    assert nothing["critical_length"] == 10  # exactly half counts
+    none = critical_length_table(constructed_runs({5: [0, 0], 10: [0, 0]})).iloc[0]
+    assert np.isnan(none["critical_length"]) and none["censored"] == "below"
+
+
+def test_headline_states_one_sentence_per_arch():
+    from rnnmemory.tables import critical_length_table, headline_rst
+
+    runs = constructed_runs({5: [1, 1, 1, 1], 10: [1, 1, 0, 0], 20: [0, 0, 0, 0]})
+    summary = pd.DataFrame(dict(task="t", arch="gru", seq_len=[5, 10, 20], n=4, n_solved=[4, 2, 0]))
+    text = headline_rst(critical_length_table(runs), summary)
+    assert "**gru** remembers up to T* = 10" in text and "at T = 20 it solves 0 of 4" in text

@@ -55,7 +55,7 @@ def test_dry_run_of_the_default_study_lists_one_train_job_per_cell(tmp_path):
     # default config: 2 tasks x 3 archs x 5 lengths cells, x 5 seeds datasets
     assert counts["train_cell"] == 2 * 3 * 5
     assert counts["make_dataset"] == 2 * 5 * 5
-    assert counts["plot_figure"] == 2 * 4
+    assert counts["plot_figure"] == 2 * 5
 
 
 def test_tiny_study_tables(tiny_study):
@@ -102,14 +102,20 @@ def test_tiny_study_run_files_and_logs(tiny_study):
 
 def test_tiny_study_figures_and_report(tiny_study):
     for task in ["first_plus_last", "recent_plus_last"]:
-        for figure in ["memory_curve", "fraction_solved", "learning_curves", "heatmap"]:
+        for figure in [
+            "memory_curve",
+            "fraction_solved",
+            "learning_curves",
+            "heatmap",
+            "critical_length",
+        ]:
             png = tiny_study / f"results/figures/{task}/{figure}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert png.stat().st_size > 10_000
             assert "<svg" in (png.with_suffix(".svg")).read_text()[:2000]
     snakemake(tiny_study, "--configfile", "tests/tiny.yaml", "--report", "results/report.html")
     report = (tiny_study / "results/report.html").read_text()
-    for needle in ["memory_curve", "heatmap", "summary.csv", "How far back"]:
+    for needle in ["memory_curve", "heatmap", "summary.csv", "How far back", "What the tables say"]:
         assert needle in report
 
 

@@ -10,7 +10,8 @@ RUN_FILES = {
     "model": RUN_DIR + "/model.pt",
 }
 TABLE = RESULTS + "/tables/{name}.{ext}"
-TABLE_NAMES = ("runs", "summary", "history")
+TABLE_NAMES = ("runs", "summary", "history", "critical_length")
+HEADLINE = RESULTS + "/report/headline.rst"  # the report's first page, written from the tables
 TABLE_FORMATS = ("csv", "parquet")
 FIGURE = RESULTS + "/figures/{task}/{figure}.{ext}"
 FIGURE_FORMATS = ("png", "svg")

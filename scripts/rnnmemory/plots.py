@@ -13,6 +13,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
+from .tables import critical_length_table  # noqa: E402
+
 ARCH_ORDER = ["rnn", "gru", "lstm"]
 ARCH_COLORS = dict(zip(ARCH_ORDER, sns.color_palette("colorblind", 3), strict=True))
 
@@ -167,11 +169,43 @@ def heatmap(runs, summary, history, solved_below):
     return fig
 
 
+def critical_length(runs, summary, history, solved_below):
+    """T* per arch with its bootstrap interval; triangles mark T* outside the lengths studied."""
+    table = critical_length_table(runs.assign(solved=runs["solved"].astype(bool)))
+    archs, palette = _archs(table), _palette(_archs(table))
+    table = table.set_index("arch").loc[archs]
+    seq_lens = sorted(runs["seq_len"].unique())
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for x, (arch, row) in enumerate(table.iterrows()):
+        color = palette[arch]
+        if row["censored"] == "below":
+            ax.scatter(x, row["shortest"], marker="v", s=90, color=color)
+            ax.annotate("below the shortest T", (x, row["shortest"]), textcoords="offset points",
+                        xytext=(0, -16), ha="center", fontsize=8, color=color)  # fmt: skip
+            continue
+        marker = "^" if row["censored"] == "above" else "o"
+        low, high = row["ci_low"], row["ci_high"]
+        err = [[row["critical_length"] - low], [high - row["critical_length"]]]
+        ax.errorbar(x, row["critical_length"], yerr=err, fmt=marker, ms=9, capsize=5, color=color)
+    ax.set_yscale("log")
+    ax.set_yticks(seq_lens)
+    ax.set_yticklabels([str(t) for t in seq_lens])
+    ax.minorticks_off()
+    ax.set_xticks(range(len(archs)))
+    ax.set_xticklabels(archs)
+    ax.set_xlim(-0.6, len(archs) - 0.4)
+    ax.set_ylabel("critical length T* (half the seeds solve)")
+    n = int(table["n_seeds"].max())
+    ax.set_title(f"{runs['task'].iloc[0]}: T* with 95% bootstrap CI over {n} seeds")
+    return fig
+
+
 FIGURES = {
     "memory_curve": memory_curve,
     "fraction_solved": fraction_solved,
     "learning_curves": learning_curves,
     "heatmap": heatmap,
+    "critical_length": critical_length,
 }
 
 

@@ -73,6 +73,70 @@ def wilson_ci(successes: int, n: int, z: float = 1.959963984540054) -> tuple[flo
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+OUTCOMES = ("solved", "partial", "last_only", "nothing", "other", "diverged")
+
+
+def classify_outcomes(
+    runs: pd.DataFrame, solved_below: float, last_only_band=0.25, nothing_band=0.25
+) -> pd.Series:
+    """What each run learned, from r = test loss / memoryless baseline:
+    solved (r < solved_below), last_only (|r - 1| <= last_only_band: as good as a model that sees
+    only the recent input), nothing (|r - r_null| <= nothing_band r_null: as good as predicting
+    nothing), partial (between solved and last_only: remembers some of the early value), other,
+    or diverged. Where predicting nothing *is* the memoryless baseline (r_null = 1, the adding
+    problem) such a run is 'nothing'."""
+    ratio = runs["normalised_test_loss"].astype(float)
+    null_ratio = (runs["null_loss"] / runs["baseline_loss"]).astype(float)
+    outcome = pd.Series("other", index=runs.index, dtype=object)
+    near_null = (ratio - null_ratio).abs() <= nothing_band * null_ratio
+    near_last = (ratio - 1).abs() <= last_only_band
+    outcome[near_null] = "nothing"
+    outcome[near_last & ~np.isclose(null_ratio, 1.0)] = "last_only"
+    outcome[(ratio >= solved_below) & (ratio < 1 - last_only_band)] = "partial"
+    outcome[ratio < solved_below] = "solved"
+    outcome[runs["diverged"].astype(bool) | ~np.isfinite(ratio)] = "diverged"
+    return outcome
+
+
+def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.DataFrame:
+    """Critical length T* per (task, arch): the largest seq_len at which at least half of the
+    seeds solve the task, with a 95% bootstrap interval from resampling seeds (one resample of
+    seeds serves every length, as a seed's runs at different lengths belong together).
+    T* is NaN when no length is solved by half the seeds; ``censored`` says 'below' then, and
+    'above' when the longest length studied is solved (T* is at least that)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (task, arch), group in runs.groupby(["task", "arch"], sort=True):
+        solved = group.pivot(index="seed", columns="seq_len", values="solved").astype(float)
+        lengths = solved.columns.to_numpy()
+        matrix = solved.to_numpy()  # (seeds, lengths), NaN where a run is missing
+        draws = rng.integers(0, len(matrix), size=(n_resamples, len(matrix)))
+        boot = [_critical(np.nanmean(matrix[d], axis=0), lengths) for d in draws]
+        point = _critical(np.nanmean(matrix, axis=0), lengths)
+        low, high = np.nanquantile(np.array(boot, dtype=float), [0.025, 0.975]) if not all(
+            np.isnan(boot)
+        ) else (np.nan, np.nan)  # fmt: skip
+        censored = "below" if np.isnan(point) else ("above" if point == lengths.max() else "")
+        rows.append(
+            dict(task=task, arch=arch, critical_length=point, ci_low=low, ci_high=high,
+                 n_seeds=len(matrix), shortest=lengths.min(), longest=lengths.max(),
+                 censored=censored)
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _outcome_counts(cell):
+    """Runs per outcome label besides solved and diverged (counted on their own)."""
+    if "outcome" not in cell:
+        return {}
+    return {f"n_{o}": int((cell["outcome"] == o).sum()) for o in OUTCOMES[1:-1]}
+
+
+def _critical(fraction_solved, lengths):
+    ok = lengths[np.asarray(fraction_solved) >= 0.5]
+    return float(ok.max()) if len(ok) else np.nan
+
+
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (task, arch, seq_len): statistics of the normalised test loss over finished runs and
     the fraction solved over all runs (a diverged run counts as not solved)."""
@@ -94,6 +158,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
                 solved_ci_low=solved_low, solved_ci_high=solved_high,
                 baseline_loss=cell["baseline_loss"].iloc[0],
                 null_over_baseline=(cell["null_loss"] / cell["baseline_loss"]).iloc[0],
+                **_outcome_counts(cell),
             )
         )  # fmt: skip
     return pd.DataFrame(rows)
@@ -113,3 +178,29 @@ def write_table(table: pd.DataFrame, stem: str | Path) -> None:
         table.to_csv(tmp, index=False)
     with atomic_path(f"{stem}.parquet") as tmp:
         table.to_parquet(tmp, index=False)
+
+
+def headline_rst(critical: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """One sentence per (task, arch) on how far back it remembers, as reStructuredText."""
+    lines = ["**What the tables say.**", ""]
+    for task, rows in critical.groupby("task", sort=False):
+        lines.append(f"``{task}``:")
+        lines.append("")
+        for _, row in rows.iterrows():
+            cells = summary[(summary["task"] == task) & (summary["arch"] == row["arch"])]
+            best = cells.sort_values("seq_len").iloc[-1]
+            if row["censored"] == "below":
+                claim = f"no length from {row['shortest']:g} up is solved by half of the seeds"
+            elif row["censored"] == "above":
+                claim = f"solves every length up to the longest studied, T = {row['longest']:g}"
+            else:
+                claim = (
+                    f"remembers up to T* = {row['critical_length']:g} "
+                    f"(95% CI {row['ci_low']:g} to {row['ci_high']:g})"
+                )
+            lines.append(
+                f"- **{row['arch']}** {claim}; at T = {best['seq_len']:g} it solves "
+                f"{best['n_solved']:g} of {best['n']:g} seeds."
+            )
+        lines.append("")
+    return "\n".join(lines) + "\n"

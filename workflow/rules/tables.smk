@@ -12,6 +12,12 @@ rule collect_tables:
         ),
         summary_parquet=paths.TABLE.format(name="summary", ext="parquet"),
         history=table_paths("history"),
+        critical_csv=report(
+            paths.TABLE.format(name="critical_length", ext="csv"),
+            caption="../report/critical_length.rst",
+            category="Tables",
+        ),
+        critical_parquet=paths.TABLE.format(name="critical_length", ext="parquet"),
     log:
         paths.LOG.format(rule="tables", name="collect"),
     localrule: True
@@ -22,9 +28,31 @@ rule collect_tables:
         mem_mb=2000,
         runtime=10,
     params:
+        solved_below=config["solved_below"],
+        outcomes=config["outcomes"],
         stems={
             name: paths.TABLE.format(name=name, ext="")[:-1]
             for name in paths.TABLE_NAMES
         },
     script:
         "../../scripts/collect_tables.py"
+
+
+rule headline:
+    """The report's first page: one sentence per task and arch, written from the tables."""
+    input:
+        critical=paths.TABLE.format(name="critical_length", ext="parquet"),
+        summary=paths.TABLE.format(name="summary", ext="parquet"),
+    output:
+        paths.HEADLINE,
+    log:
+        paths.LOG.format(rule="tables", name="headline"),
+    localrule: True
+    conda:
+        "../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../../scripts/write_headline.py"
