@@ -192,7 +192,10 @@ def headline_rst(critical: pd.DataFrame, summary: pd.DataFrame) -> str:
             if row["censored"] == "below":
                 claim = f"no length from {row['shortest']:g} up is solved by half of the seeds"
             elif row["censored"] == "above":
-                claim = f"solves every length up to the longest studied, T = {row['longest']:g}"
+                claim = (
+                    f"still remembers at the longest length studied: T* >= {row['longest']:g} "
+                    "(half the seeds or more solve it)"
+                )
             else:
                 claim = (
                     f"remembers up to T* = {row['critical_length']:g} "
