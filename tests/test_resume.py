@@ -88,7 +88,7 @@ def test_kill_and_resume(tmp_path):
         assert after[path] == mtime, f"{path} was rewritten"
     for path in after:  # every run file is whole
         json.loads(path.read_text())
-    assert count(workdir, "figures/*/*.png") == 10 and (workdir / "results/report.html").exists()
+    assert count(workdir, "figures/*/*.png") == 12 and (workdir / "results/report.html").exists()
 
     reference = copy_project(tmp_path / "uninterrupted")
     snakemake(reference, "--configfile", "tests/tiny.yaml")

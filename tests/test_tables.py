@@ -120,3 +120,24 @@ def test_headline_states_one_sentence_per_arch():
     summary = pd.DataFrame(dict(task="t", arch="gru", seq_len=[5, 10, 20], n=4, n_solved=[4, 2, 0]))
     text = headline_rst(critical_length_table(runs), summary)
     assert "**gru** remembers up to T* = 10" in text and "at T = 20 it solves 0 of 4" in text
+
+
+def test_learned_weights_recover_known_coefficients():
+    from rnnmemory.analysis import learned_weights
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5000, 12, 1))
+    pred = 0.3 * x[:, 0] + 1.0 * x[:, 11] - 0.5 * x[:, 7] + 0.2  # (N, 1): x[T-5] = x[7]
+    got = learned_weights(x, pred)
+    assert got["coef_first"] == pytest.approx(0.3)
+    assert got["coef_last"] == pytest.approx(1.0)
+    assert got["coef_recent"] == pytest.approx(-0.5)
+    assert got["coef_intercept"] == pytest.approx(0.2)
+    assert got["fit_r2"] == pytest.approx(1.0)
+    noisy = learned_weights(x, x[:, 11] + rng.standard_normal((5000, 1)))  # a last-only model
+    assert abs(noisy["coef_first"]) < 0.05 and noisy["coef_last"] == pytest.approx(1, abs=0.05)
+    assert noisy["fit_r2"] == pytest.approx(0.5, abs=0.05)
+    short = learned_weights(x[:, :4], x[:, 0] + x[:, 3])  # T < 5: no recent column
+    assert np.isnan(short["coef_recent"]) and short["coef_first"] == pytest.approx(1)
+    assert np.isnan(learned_weights(x, np.full((5000, 1), np.inf))["fit_r2"])
+    assert np.isnan(learned_weights(rng.random((10, 4, 2)), rng.random((10, 1)))["coef_first"])

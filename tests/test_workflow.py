@@ -11,6 +11,10 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+FIGURE_NAMES = [
+    "memory_curve", "fraction_solved", "learning_curves", "heatmap", "critical_length",
+    "learned_weights",
+]  # fmt: skip
 PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "tests/tiny.yaml"]
 
 
@@ -55,7 +59,7 @@ def test_dry_run_of_the_default_study_lists_one_train_job_per_cell(tmp_path):
     # default config: 2 tasks x 3 archs x 5 lengths cells, x 5 seeds datasets
     assert counts["train_cell"] == 2 * 3 * 5
     assert counts["make_dataset"] == 2 * 5 * 5
-    assert counts["plot_figure"] == 2 * 5
+    assert counts["plot_figure"] == 2 * 6
 
 
 def test_tiny_study_tables(tiny_study):
@@ -73,6 +77,9 @@ def test_tiny_study_tables(tiny_study):
     assert runs[["task", "arch", "seq_len", "seed"]].duplicated().sum() == 0
     assert (runs["epochs"] == 20).all() and (runs["n_train"] == 64).all()
     assert runs["final_test_loss"].gt(0).all()
+    assert runs[["coef_first", "coef_last", "fit_r2"]].notna().all().all()
+    assert runs["coef_recent"].notna().sum() == 8  # T = 8 only: at T = 5, x[T-5] is x[0]
+    assert set(runs["outcome"]) <= {"solved", "partial", "last_only", "nothing", "other"}
     assert (runs["normalised_test_loss"] == runs["final_test_loss"] / runs["baseline_loss"]).all()
     parquet = pd.read_parquet(tiny_study / "results/tables/runs.parquet")
     pd.testing.assert_frame_equal(runs, parquet, check_dtype=False)
@@ -102,13 +109,7 @@ def test_tiny_study_run_files_and_logs(tiny_study):
 
 def test_tiny_study_figures_and_report(tiny_study):
     for task in ["first_plus_last", "recent_plus_last"]:
-        for figure in [
-            "memory_curve",
-            "fraction_solved",
-            "learning_curves",
-            "heatmap",
-            "critical_length",
-        ]:
+        for figure in FIGURE_NAMES:
             png = tiny_study / f"results/figures/{task}/{figure}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert png.stat().st_size > 10_000

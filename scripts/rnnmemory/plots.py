@@ -200,12 +200,40 @@ def critical_length(runs, summary, history, solved_below):
     return fig
 
 
+def learned_weights(runs, summary, history, solved_below):
+    """Weight of x[0] (and of x[T-1]) in a least-squares fit of each run's test predictions."""
+    archs, palette = _archs(runs), _palette(_archs(runs))
+    seq_lens = sorted(runs["seq_len"].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
+    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
+    for ax, column, title in zip(
+        axes, ["coef_first", "coef_last"], ["weight on x[0]", "weight on x[T-1]"], strict=True
+    ):
+        for arch in archs:
+            runs_a = runs[(runs["arch"] == arch) & np.isfinite(runs[column].astype(float))]
+            median = runs_a.groupby("seq_len")[column].median()
+            color = palette[arch]
+            ax.plot(median.index, median.values, "-o", color=color, lw=2, ms=4, label=arch)
+            ax.scatter(runs_a["seq_len"] * jitter[arch], runs_a[column], s=12, color=color,
+                       alpha=0.5, edgecolor="none")  # fmt: skip
+        ax.axhline(1.0, color="0.3", ls="--", lw=1)
+        ax.axhline(0.0, color="0.3", ls=":", lw=1)
+        _log_x_lengths(ax, seq_lens)
+        ax.set_xlabel("sequence length T")
+        ax.set_title(title, fontsize=10)
+    axes[0].set_ylabel("least-squares weight in the predictions")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{runs['task'].iloc[0]}: what the networks' answers depend on (median, seeds)")
+    return fig
+
+
 FIGURES = {
     "memory_curve": memory_curve,
     "fraction_solved": fraction_solved,
     "learning_curves": learning_curves,
     "heatmap": heatmap,
     "critical_length": critical_length,
+    "learned_weights": learned_weights,
 }
 
 

@@ -19,7 +19,7 @@ PARAMETER_COLUMNS = [
 METRIC_COLUMNS = [
     "final_train_loss", "final_test_loss", "baseline_loss", "null_loss",
     "normalised_test_loss", "solved", "outcome", "diverged", "diverged_epoch", "train_accuracy",
-    "test_accuracy",
+    "test_accuracy", "coef_first", "coef_last", "coef_recent", "coef_intercept", "fit_r2",
 ]  # fmt: skip
 ENVIRONMENT_COLUMNS = [
     "device", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",

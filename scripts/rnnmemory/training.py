@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .analysis import learned_weights
 from .models import StackedRecurrentNet, per_model_loss, to_model_layout
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
@@ -73,6 +74,7 @@ class CellResult:
     diverged_epoch: list  # K entries, None where the run stayed finite
     wall_seconds: float
     epochs_run: int
+    test_predictions: np.ndarray  # (K, N, O), after training
 
 
 def train_cell(
@@ -162,7 +164,9 @@ def train_cell(
         if diverged_epoch[k] is None and not math.isfinite(loss):
             diverged_epoch[k] = epoch
             log(f"seed {seeds[k]}: loss not finite after the last epoch; run marked diverged")
-    return CellResult(model, final, history, diverged_epoch, time.perf_counter() - start, epoch)
+    predictions = test_out.detach().cpu().numpy()
+    wall = time.perf_counter() - start
+    return CellResult(model, final, history, diverged_epoch, wall, epoch, predictions)
 
 
 def _batches(generators, n_train, batch_size, device):
@@ -203,6 +207,8 @@ def run_metrics(result: CellResult, k: int, dataset: dict, solved_below: float) 
     for name in ("train_accuracy", "test_accuracy"):
         if name in result.final:
             metrics[name] = result.final[name][k]
+    if dataset["loss"] == "mse":  # what the network's answers depend on
+        metrics.update(learned_weights(dataset["x_test"], result.test_predictions[k]))
     return metrics
 
 
