@@ -3,13 +3,7 @@
 import pandas as pd
 import pytest
 
-from rnnmemory.tables import TIMING_COLUMNS
-from test_workflow import copy_project, snakemake
-
-
-def runs_without_timing(workdir):
-    runs = pd.read_csv(workdir / "results/tables/runs.csv")
-    return runs.drop(columns=TIMING_COLUMNS)
+from test_workflow import copy_project, runs_without_timing, snakemake
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -10,10 +10,7 @@ import subprocess
 import time
 from base64 import urlsafe_b64encode
 
-import pandas as pd
-
-from rnnmemory.tables import TIMING_COLUMNS
-from test_workflow import ROOT, copy_project, snakemake
+from test_workflow import ROOT, assert_same_runs_as_a_local_run, copy_project
 
 
 def study(workdir):
@@ -90,10 +87,4 @@ def test_kill_and_resume(tmp_path):
         json.loads(path.read_text())
     assert count(workdir, "figures/*/*.png") == 12 and (workdir / "results/report.html").exists()
 
-    reference = copy_project(tmp_path / "uninterrupted")
-    snakemake(reference, "--configfile", "tests/tiny.yaml")
-    interrupted, clean = (
-        pd.read_csv(d / "results/tables/runs.csv").drop(columns=TIMING_COLUMNS)
-        for d in (workdir, reference)
-    )
-    pd.testing.assert_frame_equal(interrupted, clean, check_exact=True)
+    assert_same_runs_as_a_local_run(workdir, tmp_path)

@@ -8,11 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from rnnmemory.tables import TIMING_COLUMNS
-from test_workflow import ROOT, copy_project, snakemake
+from test_workflow import ROOT, assert_same_runs_as_a_local_run, copy_project, snakemake
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 # poll the test cluster often: jobs here take seconds, not hours
@@ -78,13 +76,7 @@ def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path):
     assert len({cell for _, cell in submitted}) == 2 * 2 * 2
     assert len({job_id for job_id, _ in submitted}) == len(submitted)
 
-    local_dir = copy_project(tmp_path / "local")
-    snakemake(local_dir, "--configfile", "tests/tiny.yaml")
-    on_slurm, local = (
-        pd.read_csv(d / "results/tables/runs.csv").drop(columns=TIMING_COLUMNS)
-        for d in (slurm_dir, local_dir)
-    )
-    pd.testing.assert_frame_equal(on_slurm, local, check_exact=True)
+    assert_same_runs_as_a_local_run(slurm_dir, tmp_path)
 
 
 def test_failing_train_job_is_retried_and_reported_with_its_log(cluster, tmp_path):

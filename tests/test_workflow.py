@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rnnmemory.tables import TIMING_COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_NAMES = [
     "memory_curve", "fraction_solved", "learning_curves", "heatmap", "critical_length",
@@ -37,6 +39,20 @@ def snakemake(workdir, *args, check=True, env=None):
             f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def runs_without_timing(workdir) -> pd.DataFrame:
+    """The runs table with the columns that measure the machine (time_*) set aside."""
+    return pd.read_csv(workdir / "results/tables/runs.csv").drop(columns=TIMING_COLUMNS)
+
+
+def assert_same_runs_as_a_local_run(workdir, tmp_path, *args):
+    """The runs table of ``workdir`` equals that of a fresh, uninterrupted local run."""
+    reference = copy_project(tmp_path / "reference")
+    snakemake(reference, "--configfile", "tests/tiny.yaml", *args)
+    pd.testing.assert_frame_equal(
+        runs_without_timing(workdir), runs_without_timing(reference), check_exact=True
+    )
 
 
 def job_counts(output: str) -> dict:
@@ -176,3 +192,9 @@ def test_damaged_files_are_named_and_rebuilt_after_deletion(tmp_path):
     metrics.unlink()
     snakemake(workdir, *args)
     assert json.loads(metrics.read_text())["seed"] == 0
+
+
+def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
+    workdir = copy_project(tmp_path)
+    out = snakemake(workdir, "--profile", "profiles/slurm", "-n").stdout
+    assert job_counts(out)["train_cell"] == 2 * 3 * 5
