@@ -36,6 +36,7 @@ for k, seed in enumerate(seeds):
         "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len), "seed": seed,
         **{key: cfg["model"][key] for key in ("hidden_size", "num_layers")},
         "nonlinearity": cfg["model"]["nonlinearity"] if w.arch == "rnn" else None,
+        "lstm_forget_bias": cfg["model"]["lstm_forget_bias"] if w.arch == "lstm" else None,
         "n_params": result.model.params_per_model(),
         **cfg["data"],
         **{key: cfg["train"][key] for key in TRAIN_KEYS},

@@ -90,3 +90,28 @@ def test_seed000_elman_loop_equals_nn_rnn():
 def test_params_per_model_counts_one_seed():
     stacked = StackedRecurrentNet.from_seeds([0, 1], "lstm", **_shape("lstm", 1, None))
     assert stacked.params_per_model() == sum(p.numel() for p in stacked.torch_net(0).parameters())
+
+
+def test_lstm_forget_bias_sets_only_the_forget_gate():
+    shape = _shape("lstm", 2, None)
+    plain = seeded_torch_net(4, "lstm", **shape).state_dict()
+    biased = StackedRecurrentNet.from_seeds([4], "lstm", forget_bias=1.0, **shape).torch_net(0)
+    hidden = SHAPE["hidden_size"]
+    forget = slice(hidden, 2 * hidden)
+    for name, value in biased.state_dict().items():
+        if name.startswith("rnn.bias_ih"):
+            assert torch.all(value[forget] == 1.0)
+        elif name.startswith("rnn.bias_hh"):
+            assert torch.all(value[forget] == 0.0)
+        if name.startswith("rnn.bias"):  # the input, cell and output gates keep torch's init
+            keep = torch.ones(4 * hidden, dtype=torch.bool)
+            keep[forget] = False
+            assert torch.equal(value[keep], plain[name][keep])
+        else:
+            assert torch.equal(value, plain[name]), name
+    # other archs ignore it
+    gru = StackedRecurrentNet.from_seeds([4], "gru", forget_bias=1.0, **_shape("gru", 1, None))
+    assert torch.equal(
+        gru.torch_net(0).state_dict()["rnn.bias_ih_l0"],
+        seeded_torch_net(4, "gru", **_shape("gru", 1, None)).state_dict()["rnn.bias_ih_l0"],
+    )

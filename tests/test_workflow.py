@@ -95,6 +95,7 @@ def test_tiny_study_tables(tiny_study):
     assert runs["final_test_loss"].gt(0).all()
     assert runs[["coef_first", "coef_last", "fit_r2"]].notna().all().all()
     assert runs["coef_recent"].notna().sum() == 8  # T = 8 only: at T = 5, x[T-5] is x[0]
+    assert runs["lstm_forget_bias"].isna().all()  # unset: torch's own initialisation
     assert set(runs["outcome"]) <= {"solved", "partial", "last_only", "nothing", "other"}
     assert (runs["normalised_test_loss"] == runs["final_test_loss"] / runs["baseline_loss"]).all()
     parquet = pd.read_parquet(tiny_study / "results/tables/runs.parquet")

@@ -40,10 +40,19 @@ class TorchNet(nn.Module):
         return self.head(out[:, -1])  # (N, O)
 
 
-def seeded_torch_net(seed: int, arch: str, **shape) -> TorchNet:
-    """The network torch.nn builds right after ``torch.manual_seed(seed)``."""
+def seeded_torch_net(seed: int, arch: str, forget_bias=None, **shape) -> TorchNet:
+    """The network torch.nn builds right after ``torch.manual_seed(seed)``; for an LSTM with
+    ``forget_bias`` set, every layer's forget-gate bias then starts at that value (all of it in
+    b_ih, b_hh's forget part zero), the other weights untouched."""
     torch.manual_seed(seed)
-    return TorchNet(arch, **shape)
+    net = TorchNet(arch, **shape)
+    if arch == "lstm" and forget_bias is not None:
+        hidden = net.rnn.hidden_size
+        with torch.no_grad():
+            for layer in range(net.rnn.num_layers):
+                getattr(net.rnn, f"bias_ih_l{layer}")[hidden : 2 * hidden] = forget_bias
+                getattr(net.rnn, f"bias_hh_l{layer}")[hidden : 2 * hidden] = 0.0
+    return net
 
 
 class ElmanLoop(nn.Module):
@@ -130,9 +139,11 @@ class StackedRecurrentNet(nn.Module):
     # --------------------------------------------------------------- torch.nn interchange
 
     @classmethod
-    def from_seeds(cls, seeds, arch, backend="bptt", **shape) -> StackedRecurrentNet:
+    def from_seeds(
+        cls, seeds, arch, backend="bptt", forget_bias=None, **shape
+    ) -> StackedRecurrentNet:
         """Stack the networks torch.nn would initialise under each seed."""
-        nets = [seeded_torch_net(s, arch, **shape) for s in seeds]
+        nets = [seeded_torch_net(s, arch, forget_bias, **shape) for s in seeds]
         return cls.from_torch_nets(nets, arch, backend)
 
     @classmethod

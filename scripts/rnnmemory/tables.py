@@ -13,7 +13,8 @@ from .io import atomic_path
 # parameter columns first, then results, then where it ran, then timing (set timing aside
 # to compare two runs of the same config)
 PARAMETER_COLUMNS = [
-    "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "nonlinearity", "n_params",
+    "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "nonlinearity",
+    "lstm_forget_bias", "n_params",
     "n_train", "n_test", "epochs", "lr", "optimizer", "batch_size", "grad_clip", "task_params",
 ]  # fmt: skip
 METRIC_COLUMNS = [
@@ -42,6 +43,7 @@ def runs_table(metrics: list[dict]) -> pd.DataFrame:
         "batch_size": "Int64",
         "diverged_epoch": "Int64",
         "grad_clip": float,
+        "lstm_forget_bias": float,
     }.items():
         runs[column] = pd.to_numeric(runs[column]).astype(dtype)
     known = PARAMETER_COLUMNS + METRIC_COLUMNS + ENVIRONMENT_COLUMNS + TIMING_COLUMNS

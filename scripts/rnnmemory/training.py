@@ -94,11 +94,15 @@ def train_cell(
     x_train, y_train = stack_data(datasets, "train", device, dtype)
     x_test, y_test = stack_data(datasets, "test", device, dtype)
     output_size = datasets[0]["n_classes"] or datasets[0]["y_train"].shape[1]
-    model = StackedRecurrentNet.from_seeds(
-        seeds, arch, backend=backend, input_size=x_train.shape[1], output_size=output_size,
+    shape = dict(
+        input_size=x_train.shape[1], output_size=output_size,
         hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
-        **({"nonlinearity": model_cfg.get("nonlinearity", "tanh")} if arch == "rnn" else {}),
-    ).to(device=device, dtype=dtype)  # fmt: skip
+    )  # fmt: skip
+    if arch == "rnn":
+        shape["nonlinearity"] = model_cfg.get("nonlinearity", "tanh")
+    forget_bias = model_cfg.get("lstm_forget_bias")
+    model = StackedRecurrentNet.from_seeds(seeds, arch, backend, forget_bias, **shape)
+    model = model.to(device=device, dtype=dtype)
     extra = {"fused": True} if settings.optimizer in ("adam",) else {}
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr, **extra)
 
