@@ -169,30 +169,35 @@ def test_diverging_runs_are_recorded_and_the_study_goes_on(tmp_path):
 ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]", "seeds=[0]"]
 
 
-def test_damaged_files_are_named_and_rebuilt_after_deletion(tmp_path):
+@pytest.mark.parametrize(
+    "damaged,damage,log,message",
+    [
+        ("data/first_plus_last/T5/seed0.npz", lambda b: b[:500], "train/first_plus_last/rnn/T5",
+         "unreadable dataset"),
+        ("runs/first_plus_last/rnn/T5/seed0/metrics.json", lambda b: b[:40], "tables/collect",
+         "corrupt JSON"),
+    ],
+    ids=["truncated dataset", "corrupt metrics"],
+)  # fmt: skip
+def test_damaged_file_is_named_and_rebuilt_after_deletion(tmp_path, damaged, damage, log, message):
     workdir = copy_project(tmp_path)
     args = ["--configfile", "tests/tiny.yaml", *ONE_CELL]
     snakemake(workdir, *args)
-    dataset = workdir / "results/data/first_plus_last/T5/seed0.npz"
-    metrics = workdir / "results/runs/first_plus_last/rnn/T5/seed0/metrics.json"
-
-    dataset.write_bytes(dataset.read_bytes()[:500])  # truncated
+    path = workdir / "results" / damaged
+    path.write_bytes(damage(path.read_bytes()))
     proc = snakemake(workdir, *args, check=False)
     assert proc.returncode != 0
-    log = (workdir / "results/logs/train/first_plus_last/rnn/T5.log").read_text()
-    assert f"{dataset.relative_to(workdir)}: unreadable dataset" in log
-    dataset.unlink()
+    log_text = (workdir / f"results/logs/{log}.log").read_text()
+    assert f"results/{damaged}: {message}" in log_text  # the message names the file
+    path.unlink()
     snakemake(workdir, *args)
-    assert len(pd.read_csv(workdir / "results/tables/runs.csv")) == 1
-
-    metrics.write_text(metrics.read_text()[:40])  # corrupt
-    proc = snakemake(workdir, *args, check=False)
-    assert proc.returncode != 0
-    log = (workdir / "results/logs/tables/collect.log").read_text()
-    assert f"{metrics.relative_to(workdir)}: corrupt JSON" in log
-    metrics.unlink()
-    snakemake(workdir, *args)
-    assert json.loads(metrics.read_text())["seed"] == 0
+    assert path.exists()
+    assert (
+        json.loads(
+            (workdir / "results/runs/first_plus_last/rnn/T5/seed0/metrics.json").read_text()
+        )["seed"]
+        == 0
+    )
 
 
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):

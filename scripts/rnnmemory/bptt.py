@@ -137,11 +137,8 @@ def _accumulate(dh, incoming):
 class RNNLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, workspace, relu, all_states):
-        n_models, _, steps, batch = x.shape
-        hidden = weight.shape[1]
-        _setup(ctx, x, hidden, workspace, all_states)
         ctx.relu = relu
-        zin = _inputs_buffer(ctx, x, hidden)
+        zin, n_models, steps, batch, hidden = _setup(ctx, x, weight, 1, workspace, all_states)
         bias_nb = bias.expand(n_models, hidden, batch)
         for t in range(steps):
             pre = torch.baddbmm(bias_nb, weight, zin[t])  # (K, H, N)
@@ -175,10 +172,7 @@ class RNNLayer(torch.autograd.Function):
 class GRULayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, workspace, all_states):
-        n_models, _, steps, batch = x.shape
-        hidden = weight.shape[1] // 4
-        _setup(ctx, x, hidden, workspace, all_states)
-        zin = _inputs_buffer(ctx, x, hidden)
+        zin, n_models, steps, batch, hidden = _setup(ctx, x, weight, 4, workspace, all_states)
         # per step: [r, z, W_hn h + b_hn, W_in x + b_in], with r and z already activated
         gates = _alloc(ctx, "gates", (steps, n_models, 4 * hidden, batch), x)
         ns = _alloc(ctx, "ns", (steps, n_models, hidden, batch), x)  # candidate states
@@ -225,10 +219,7 @@ class GRULayer(torch.autograd.Function):
 class LSTMLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, workspace, all_states):
-        n_models, _, steps, batch = x.shape
-        hidden = weight.shape[1] // 4
-        _setup(ctx, x, hidden, workspace, all_states)
-        zin = _inputs_buffer(ctx, x, hidden)
+        zin, n_models, steps, batch, hidden = _setup(ctx, x, weight, 4, workspace, all_states)
         acts = _alloc(ctx, "acts", (steps, n_models, 4 * hidden, batch), x)  # i, f, g, o
         cs = _alloc(ctx, "cs", (steps, n_models, hidden, batch), x)
         tcs = _alloc(ctx, "tcs", (steps, n_models, hidden, batch), x)  # tanh(c)
@@ -281,11 +272,16 @@ class LSTMLayer(torch.autograd.Function):
         return (*_finish(ctx, zin, dgates, weight), None, None)
 
 
-def _setup(ctx, x, hidden, workspace, all_states):
-    ctx.hidden, ctx.steps, ctx.all_states = hidden, x.shape[2], all_states
+def _setup(ctx, x, weight, blocks, workspace, all_states):
+    """Common start of a forward pass: record what backward needs, claim the workspace, fill
+    the inputs buffer. ``blocks``: row blocks of the step matrix (1 for RNN, 4 for GRU, LSTM)."""
+    n_models, _, steps, batch = x.shape
+    hidden = weight.shape[1] // blocks
+    ctx.hidden, ctx.steps, ctx.all_states = hidden, steps, all_states
     ctx.need_x = ctx.needs_input_grad[0]
     ctx.needs_backward = any(ctx.needs_input_grad)
     _claim(ctx, workspace)
+    return _inputs_buffer(ctx, x, hidden), n_models, steps, batch, hidden
 
 
 def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):

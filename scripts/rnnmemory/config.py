@@ -64,8 +64,6 @@ def schema_problems(config: dict, schema_path=SCHEMA) -> list[str]:
             allowed = ", ".join(error.schema.get("properties", {}))
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             problems.append(f"{key}: unknown key(s) {unknown}; allowed: {allowed}")
-        elif error.validator == "required":
-            problems.append(f"{key}: {error.message}")
         else:
             problems.append(f"{key}: {error.message}")
     return problems

@@ -17,4 +17,3 @@ FIGURE = RESULTS + "/figures/{task}/{figure}.{ext}"
 FIGURE_FORMATS = ("png", "svg")
 LOG = RESULTS + "/logs/{rule}/{name}.log"
 JOB_BENCHMARK = RESULTS + "/benchmarks/jobs/{rule}/{name}.tsv"  # Snakemake's wall time, peak RSS
-REPORT = RESULTS + "/report.html"
