@@ -6,7 +6,7 @@ from rnnmemory.io import log_to, read_json
 from rnnmemory.tables import (
     classify_outcomes,
     critical_length_table,
-    history_table,
+    per_run_table,
     runs_table,
     summary_table,
     write_table,
@@ -20,14 +20,22 @@ runs["outcome"] = classify_outcomes(runs, smk.params.solved_below, **smk.params.
 summary = summary_table(runs)
 critical = critical_length_table(runs)
 keys = [{k: m[k] for k in ("task", "arch", "seq_len", "seed")} for m in metrics]
-histories = []
-for path in smk.input.histories:
-    try:
-        histories.append(pd.read_csv(path))
-    except Exception as err:
-        raise ValueError(f"{path}: unreadable history ({err}); delete it and rerun") from err
-history = history_table(histories, keys)
-tables = {"runs": runs, "summary": summary, "history": history, "critical_length": critical}
+
+
+def read_per_run(kind):
+    """Every run's ``kind``.csv, in the order of the metrics."""
+    frames = []
+    for path in smk.input[kind]:
+        try:
+            frames.append(pd.read_csv(path))
+        except Exception as err:
+            raise ValueError(f"{path}: unreadable {kind} ({err}); delete it and rerun") from err
+    return per_run_table(frames, keys)
+
+
+tables = {"runs": runs, "summary": summary, "critical_length": critical}
+for kind in ("history", "gradients", "lengths", "predictions"):
+    tables[kind] = read_per_run(kind)
 for name, table in tables.items():
     write_table(table, smk.params.stems[name])
     print(f"{name}: {len(table)} rows, {table.shape[1]} columns", file=log)

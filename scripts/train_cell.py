@@ -1,10 +1,12 @@
 """Snakemake entry point: train every seed of one (task, arch, seq_len) cell in one process and
-write each seed's metrics.json, history.csv and model.pt."""
+write each seed's run files: history, gradients through time, losses at other lengths, sample
+predictions, the model, and metrics.json last."""
 
 import pandas as pd
 import torch
 
 from rnnmemory.io import atomic_path, load_dataset, log_to, write_json
+from rnnmemory.probes import length_generalisation
 from rnnmemory.runtime import tune_cpu_runtime
 from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
 
@@ -30,10 +32,32 @@ result = train_cell(datasets, seeds, w.arch, cfg["model"], settings, device=devi
 say(f"trained in {result.wall_seconds:.1f} s")
 
 env = {**environment(device), **runtime}
+seq_len = int(w.seq_len)
+lengths = pd.DataFrame(
+    length_generalisation(result.model, w.task, seq_len, seeds, cfg["analysis"]["length_factors"],
+                          cfg["data"], smk.params.task_params)
+)  # fmt: skip
+
+
+def gradient_frame(k):
+    """Seed k's gradient norms per step, at initialisation and after training."""
+    frames = [
+        pd.DataFrame(dict(phase=phase, step=range(seq_len), distance=range(seq_len - 1, -1, -1),
+                          grad_h_norm=norms["grad_h"][k], grad_x_norm=norms["grad_x"][k]))
+        for phase, norms in result.gradients.items()
+    ]  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_csv(frame, path):
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
 for k, seed in enumerate(seeds):
     net = result.model.torch_net(k)
     params = {
-        "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len), "seed": seed,
+        "task": w.task, "arch": w.arch, "seq_len": seq_len, "seed": seed,
         **{key: cfg["model"][key] for key in ("hidden_size", "num_layers")},
         "nonlinearity": cfg["model"]["nonlinearity"] if w.arch == "rnn" else None,
         "lstm_forget_bias": cfg["model"]["lstm_forget_bias"] if w.arch == "lstm" else None,
@@ -50,8 +74,10 @@ for k, seed in enumerate(seeds):
         "time_seed_seconds": result.wall_seconds / len(seeds),
     }
     history = pd.DataFrame([row for row in result.history if row["seed"] == seed])
-    with atomic_path(smk.output.history[k]) as tmp:
-        history.drop(columns="seed").to_csv(tmp, index=False)
+    write_csv(history.drop(columns="seed"), smk.output.history[k])
+    write_csv(gradient_frame(k), smk.output.gradients[k])
+    write_csv(lengths[lengths["seed"] == seed].drop(columns="seed"), smk.output.lengths[k])
+    write_csv(result.prediction_samples[k], smk.output.predictions[k])
     with atomic_path(smk.output.model[k]) as tmp:
         torch.save(
             {"params": params, "rnn": net.rnn.state_dict(), "head": net.head.state_dict()}, tmp

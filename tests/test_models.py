@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from rnnmemory.archs import matched_hidden_size, param_count
 from rnnmemory.models import (
     ElmanLoop,
     StackedRecurrentNet,
@@ -115,3 +116,23 @@ def test_lstm_forget_bias_sets_only_the_forget_gate():
         gru.torch_net(0).state_dict()["rnn.bias_ih_l0"],
         seeded_torch_net(4, "gru", **_shape("gru", 1, None)).state_dict()["rnn.bias_ih_l0"],
     )
+
+
+@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_param_count_is_torch_nn_count(arch, layers):
+    net = TorchNet(arch, input_size=3, hidden_size=7, num_layers=layers, output_size=2)
+    assert param_count(arch, 7, 3, 2, layers) == sum(p.numel() for p in net.parameters())
+
+
+def test_matched_hidden_sizes_give_about_equal_parameter_counts():
+    """Against an LSTM of hidden size 10 (531 parameters, first_plus_last's 1 in, 1 out): a GRU
+    of 12 (553) and an Elman RNN of 21 (526) are the closest; every arch within 5%."""
+    sizes = {a: matched_hidden_size(a, "lstm", 10, 1, 1) for a in ("rnn", "gru", "lstm")}
+    assert sizes == {"rnn": 21, "gru": 12, "lstm": 10}
+    target = param_count("lstm", 10, 1, 1)
+    for arch, size in sizes.items():
+        count = param_count(arch, size, 1, 1)
+        assert abs(count - target) <= 0.05 * target
+        for other in (size - 1, size + 1):  # no neighbour is closer
+            assert abs(param_count(arch, other, 1, 1) - target) >= abs(count - target)

@@ -10,7 +10,7 @@ import subprocess
 import time
 from base64 import urlsafe_b64encode
 
-from test_workflow import ROOT, assert_same_runs_as_a_local_run, copy_project
+from test_workflow import FIGURE_NAMES, ROOT, assert_same_runs_as_a_local_run, copy_project
 
 
 def study(workdir):
@@ -85,6 +85,9 @@ def test_kill_and_resume(tmp_path):
         assert after[path] == mtime, f"{path} was rewritten"
     for path in after:  # every run file is whole
         json.loads(path.read_text())
-    assert count(workdir, "figures/*/*.png") == 12 and (workdir / "results/report.html").exists()
+    assert (
+        count(workdir, "figures/*/*.png") == 2 * len(FIGURE_NAMES)
+        and (workdir / "results/report.html").exists()
+    )
 
     assert_same_runs_as_a_local_run(workdir, tmp_path)

@@ -15,7 +15,7 @@ from rnnmemory.tables import TIMING_COLUMNS
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_NAMES = [
     "memory_curve", "fraction_solved", "learning_curves", "heatmap", "critical_length",
-    "learned_weights",
+    "learned_weights", "gradients", "length_generalisation", "predictions",
 ]  # fmt: skip
 PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "tests/tiny.yaml"]
 
@@ -75,7 +75,7 @@ def test_dry_run_of_the_default_study_lists_one_train_job_per_cell(tmp_path):
     # default config: 2 tasks x 3 archs x 5 lengths cells, x 5 seeds datasets
     assert counts["train_cell"] == 2 * 3 * 5
     assert counts["make_dataset"] == 2 * 5 * 5
-    assert counts["plot_figure"] == 2 * 6
+    assert counts["plot_figure"] == 2 * len(FIGURE_NAMES)
 
 
 def test_tiny_study_tables(tiny_study):
@@ -109,6 +109,24 @@ def test_tiny_study_tables(tiny_study):
     history = pd.read_csv(tiny_study / "results/tables/history.csv")
     assert set(history["epoch"]) == {1, 5, 10, 15, 20}
     assert len(history) == len(runs) * 5
+
+    run = ["task", "arch", "seq_len", "seed"]
+    gradients = pd.read_csv(tiny_study / "results/tables/gradients.csv")
+    assert list(gradients.columns[:4]) == run
+    per_run = gradients.groupby([*run, "phase"]).size().reset_index(name="rows")
+    assert len(per_run) == 2 * len(runs) and (per_run["rows"] == per_run["seq_len"]).all()
+    assert (gradients[["grad_h_norm", "grad_x_norm"]] > 0).all().all()
+
+    # factors 0.5 and 2 (config default) and 1: T=5 -> 2 (too short for the control), 5, 10
+    lengths = pd.read_csv(tiny_study / "results/tables/lengths.csv")
+    made = lengths.groupby(["task", "seq_len"])["eval_len"].unique().map(sorted).to_dict()
+    assert made[("first_plus_last", 5)] == [2, 5, 10] and made[("recent_plus_last", 5)] == [5, 10]
+    trained = lengths[lengths["factor"] == 1].merge(runs, on=run)
+    assert (trained["test_loss"] - trained["final_test_loss"]).abs().max() < 1e-5
+
+    predictions = pd.read_csv(tiny_study / "results/tables/predictions.csv")
+    assert len(predictions) == len(runs) * 32  # every test sequence (32 < 100) of every run
+    assert (predictions["step"] == predictions["seq_len"] - 1).all()
 
 
 def test_tiny_study_run_files_and_logs(tiny_study):

@@ -13,6 +13,7 @@ contiguous axis, so a gate slice is a plain view and one ``bmm`` serves all seed
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -243,10 +244,24 @@ def to_model_layout(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 3, 2, 1).contiguous()
 
 
-def per_model_loss(out, y, loss: str):
-    """Mean loss of each of the K models: out (K, N, O), y (K, N, O) or labels (K, N) -> (K,)."""
+def per_sample_loss(out, y, loss: str):
+    """Loss of every sample of each of the K models: out (K, N, O), y (K, N, O) or labels (K, N)
+    -> (K, N)."""
     if loss == "mse":
-        return (out - y).pow(2).mean(dim=(1, 2))
+        return (out - y).pow(2).mean(dim=2)
     n_models, batch, n_classes = out.shape
     ce = F.cross_entropy(out.reshape(-1, n_classes), y.reshape(-1), reduction="none")
-    return ce.view(n_models, batch).mean(dim=1)
+    return ce.view(n_models, batch)
+
+
+def per_model_loss(out, y, loss: str):
+    """Mean loss of each of the K models: (K, N, O) and targets -> (K,)."""
+    return per_sample_loss(out, y, loss).mean(dim=1)
+
+
+def stack_data(datasets: list[dict], split: str, device, dtype):
+    """K datasets -> inputs (K, I, T, N) and targets (K, N, O) or labels (K, N)."""
+    x = torch.as_tensor(np.stack([d[f"x_{split}"] for d in datasets]), dtype=dtype)
+    y = torch.as_tensor(np.stack([d[f"y_{split}"] for d in datasets]))
+    y = y.to(dtype) if y.is_floating_point() else y
+    return to_model_layout(x).to(device), y.to(device)

@@ -6,11 +6,16 @@ DATASET = RESULTS + "/data/{task}/T{seq_len}/seed{seed}.npz"
 RUN_DIR = RESULTS + "/runs/{task}/{arch}/T{seq_len}/seed{seed}"
 RUN_FILES = {
     "metrics": RUN_DIR + "/metrics.json",
-    "history": RUN_DIR + "/history.csv",
+    "history": RUN_DIR + "/history.csv",  # learning curve
+    "gradients": RUN_DIR + "/gradients.csv",  # norms of dL/dh_t, dL/dx_t at init and trained
+    "lengths": RUN_DIR + "/lengths.csv",  # loss at other sequence lengths
+    "predictions": RUN_DIR + "/predictions.csv",  # predicted vs true, first test sequences
     "model": RUN_DIR + "/model.pt",
 }
 TABLE = RESULTS + "/tables/{name}.{ext}"
-TABLE_NAMES = ("runs", "summary", "history", "critical_length")
+TABLE_NAMES = (
+    "runs", "summary", "history", "critical_length", "gradients", "lengths", "predictions",
+)  # fmt: skip
 HEADLINE = RESULTS + "/report/headline.rst"  # the report's first page, written from the tables
 TABLE_FORMATS = ("csv", "parquet")
 FIGURE = RESULTS + "/figures/{task}/{figure}.{ext}"

@@ -1,6 +1,7 @@
 """Figures of one task, drawn from the tidy tables. Registry: figure name -> function
-(runs, summary, history, solved_below) -> matplotlib Figure. Each figure also needs a caption
-file ``workflow/report/<name>.rst``."""
+(tables, solved_below) -> matplotlib Figure, where ``tables`` maps a table name (runs, summary,
+history, gradients, lengths, predictions) to that task's rows. Each figure has a caption in
+``workflow/report/figure.rst``."""
 
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ def _log_x_lengths(ax, seq_lens):
     ax.minorticks_off()
 
 
-def memory_curve(runs, summary, history, solved_below):
+def memory_curve(tables, solved_below):
     """Normalised test loss vs sequence length: mean with 95% bootstrap band, one dot per seed,
     and reference lines for the memoryless baseline, predicting nothing and 'solved'."""
+    runs, summary = tables["runs"], tables["summary"]
     archs, palette = _archs(runs), _palette(_archs(runs))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
@@ -85,8 +87,9 @@ def _mark_diverged(ax, summary, palette, jitter):
     ax.scatter([], [], marker="x", color="0.3", label="diverged runs (count)")
 
 
-def fraction_solved(runs, summary, history, solved_below):
+def fraction_solved(tables, solved_below):
     """Fraction of seeds solved vs sequence length with Wilson 95% intervals."""
+    runs, summary = tables["runs"], tables["summary"]
     archs, palette = _archs(runs), _palette(_archs(runs))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
@@ -109,8 +112,9 @@ def fraction_solved(runs, summary, history, solved_below):
     return fig
 
 
-def learning_curves(runs, summary, history, solved_below):
+def learning_curves(tables, solved_below):
     """Test loss / baseline vs epoch, one panel per sequence length, one line per seed."""
+    runs, history = tables["runs"], tables["history"]
     archs, palette = _archs(history), _palette(_archs(history))
     curves = history.merge(runs[["task", "arch", "seq_len", "seed", "baseline_loss"]])
     curves = curves.assign(normalised=curves["test_loss"] / curves["baseline_loss"])
@@ -140,8 +144,9 @@ def learning_curves(runs, summary, history, solved_below):
     return fig
 
 
-def heatmap(runs, summary, history, solved_below):
+def heatmap(tables, solved_below):
     """Median normalised test loss per arch x sequence length, annotated with seeds solved."""
+    runs, summary = tables["runs"], tables["summary"]
     archs = _archs(summary)
     median = summary.pivot(index="arch", columns="seq_len", values="median").reindex(archs)
     solved = summary.pivot(index="arch", columns="seq_len", values="n_solved").reindex(archs)
@@ -169,8 +174,9 @@ def heatmap(runs, summary, history, solved_below):
     return fig
 
 
-def critical_length(runs, summary, history, solved_below):
+def critical_length(tables, solved_below):
     """T* per arch with its bootstrap interval; triangles mark T* outside the lengths studied."""
+    runs = tables["runs"]
     table = critical_length_table(runs.assign(solved=runs["solved"].astype(bool)))
     archs, palette = _archs(table), _palette(_archs(table))
     table = table.set_index("arch").loc[archs]
@@ -200,8 +206,9 @@ def critical_length(runs, summary, history, solved_below):
     return fig
 
 
-def learned_weights(runs, summary, history, solved_below):
+def learned_weights(tables, solved_below):
     """Weight of x[0] (and of x[T-1]) in a least-squares fit of each run's test predictions."""
+    runs = tables["runs"]
     archs, palette = _archs(runs), _palette(_archs(runs))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
@@ -227,6 +234,152 @@ def learned_weights(runs, summary, history, solved_below):
     return fig
 
 
+def _panels(n_panels, rows=1, width=3.2, height=2.9, sharey=True):
+    cols = min(n_panels, 5)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols + 1.2, height * rows), sharey=sharey, squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    return fig, axes
+
+
+def gradients(tables, solved_below):
+    """Vanishing gradients: mean per-sample ||dL/dh_t|| (top row) and ||dL/dx_t|| (bottom row)
+    relative to their value at the last step, against how many steps back t lies; median over
+    seeds, dashed at initialisation, solid after training; one column per sequence length."""
+    runs, grads = tables["runs"], tables["gradients"]
+    archs, palette = _archs(grads), _palette(_archs(grads))
+    seq_lens = sorted(grads["seq_len"].unique())
+    run = ["arch", "seq_len", "seed", "phase"]
+    last = grads.loc[grads["distance"] == 0, [*run, "grad_h_norm", "grad_x_norm"]]
+    relative = grads.merge(last, on=run, suffixes=("", "_last"))
+    relative["grad_h"] = relative["grad_h_norm"] / relative["grad_h_norm_last"]
+    relative["grad_x"] = relative["grad_x_norm"] / relative["grad_x_norm_last"]
+    fig, axes = _panels(len(seq_lens), rows=2)
+    for col, seq_len in enumerate(seq_lens):
+        panel = relative[relative["seq_len"] == seq_len]
+        for row, (column, label) in enumerate(
+            [("grad_h", "||dL/dh_t|| / ||dL/dh_T-1||"), ("grad_x", "||dL/dx_t|| / ||dL/dx_T-1||")]
+        ):
+            ax = axes[row, col]
+            for arch in archs:
+                for phase, style in (("init", "--"), ("trained", "-")):
+                    lines = panel[(panel["arch"] == arch) & (panel["phase"] == phase)]
+                    median = lines.groupby("distance")[column].median()
+                    median = median[np.isfinite(median) & (median > 0)]
+                    ax.plot(median.index, median.values, style, color=palette[arch], lw=1.6)
+            ax.set_yscale("log")
+            ax.set_xlabel("steps back from the end (T-1-t)" if row else "")
+            if col == 0:
+                ax.set_ylabel(label)
+            if row == 0:
+                ax.set_title(f"T = {seq_len}", fontsize=10)
+    handles = [plt.Line2D([], [], color=palette[a], lw=2, label=a) for a in archs]
+    handles += [plt.Line2D([], [], color="0.3", ls="--", label="at initialisation"),
+                plt.Line2D([], [], color="0.3", ls="-", label="after training")]  # fmt: skip
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    fig.suptitle(f"{runs['task'].iloc[0]}: how much of the error signal reaches each step back "
+                 "(median over seeds)")  # fmt: skip
+    return fig
+
+
+def length_generalisation(tables, solved_below):
+    """Loss at other lengths: normalised test loss of networks trained at T (x axis) when the
+    test sequences have length factor x T, one panel per factor (1 is the trained length)."""
+    runs, lengths = tables["runs"], tables["lengths"]
+    archs, palette = _archs(lengths), _palette(_archs(lengths))
+    factors = sorted(lengths["factor"].unique())
+    seq_lens = sorted(lengths["seq_len"].unique())
+    fig, axes = _panels(len(factors), width=3.6, height=3.4)
+    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
+    finite = lengths[np.isfinite(lengths["normalised_test_loss"])]
+    for ax, factor in zip(axes.flat, factors, strict=False):
+        panel = finite[finite["factor"] == factor]
+        for arch in archs:
+            runs_a = panel[panel["arch"] == arch]
+            median = runs_a.groupby("seq_len")["normalised_test_loss"].median()
+            ax.plot(median.index, median.values, "-o", color=palette[arch], lw=2, ms=4,
+                    label=arch)  # fmt: skip
+            ax.scatter(runs_a["seq_len"] * jitter[arch], runs_a["normalised_test_loss"], s=10,
+                       color=palette[arch], alpha=0.5, edgecolor="none")  # fmt: skip
+        ax.axhline(1.0, color="0.3", ls="--", lw=1)
+        ax.axhline(solved_below, color="tab:green", ls="-.", lw=1)
+        ax.set_yscale("log")
+        _log_x_lengths(ax, seq_lens)
+        ax.set_xlabel("trained at length T")
+        ax.set_title("tested at T (trained length)" if factor == 1 else f"tested at {factor:g} T",
+                     fontsize=10)  # fmt: skip
+    axes[0, 0].set_ylabel("test loss / memoryless baseline")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{runs['task'].iloc[0]}: length generalisation (median and seeds)")
+    return fig
+
+
+def predictions(tables, solved_below):
+    """Predicted vs true on the first test sequences: a scatter per arch x sequence length for
+    regression (every seed, every output channel), per-step accuracy for characters."""
+    runs, samples = tables["runs"], tables["predictions"]
+    if runs["test_accuracy"].notna().any():  # a classification task
+        return _step_accuracy(runs, samples)
+    archs, palette = _archs(samples), _palette(_archs(samples))
+    seq_lens = sorted(samples["seq_len"].unique())
+    cols = min(len(seq_lens), 5)
+    fig, axes = plt.subplots(
+        len(archs), cols, figsize=(2.5 * cols + 0.8, 2.5 * len(archs) + 0.6), squeeze=False,
+        layout="constrained", sharex=True, sharey=True,
+    )  # fmt: skip
+    finite = samples[np.isfinite(samples["predicted"])]
+    low, high = np.nanpercentile(finite[["target", "predicted"]].to_numpy(), [0.5, 99.5])
+    for row, arch in enumerate(archs):
+        for col, seq_len in enumerate(seq_lens[:cols]):
+            ax = axes[row, col]
+            cell = finite[(finite["arch"] == arch) & (finite["seq_len"] == seq_len)]
+            ax.plot([low, high], [low, high], color="0.3", ls="--", lw=0.8)
+            ax.scatter(cell["target"], cell["predicted"], s=5, alpha=0.35, color=palette[arch],
+                       edgecolor="none")  # fmt: skip
+            if len(cell) > 1:
+                r2 = 1 - ((cell["predicted"] - cell["target"]) ** 2).sum() / (
+                    (cell["target"] - cell["target"].mean()) ** 2
+                ).sum()  # fmt: skip
+                ax.text(0.04, 0.92, f"R² {r2:.2f}", transform=ax.transAxes, fontsize=8)
+            ax.set_xlim(low, high)
+            ax.set_ylim(low, high)
+            if row == 0:
+                ax.set_title(f"T = {seq_len}", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{arch}\npredicted")
+            if row == len(archs) - 1:
+                ax.set_xlabel("true")
+    n_seeds = samples["seed"].nunique()
+    fig.suptitle(f"{runs['task'].iloc[0]}: predicted vs true, first test sequences of "
+                 f"{n_seeds} seed(s)")  # fmt: skip
+    return fig
+
+
+def _step_accuracy(runs, samples):
+    """Accuracy of the next-character prediction after each step, per arch, one panel per T;
+    the dotted line always guesses the most common next character of the sample."""
+    archs, palette = _archs(samples), _palette(_archs(samples))
+    seq_lens = sorted(samples["seq_len"].unique())
+    fig, axes = _panels(len(seq_lens))
+    for ax, seq_len in zip(axes.flat, seq_lens, strict=False):
+        cell = samples[samples["seq_len"] == seq_len]
+        for arch in archs:
+            runs_a = cell[cell["arch"] == arch]
+            accuracy = (runs_a["predicted"] == runs_a["target"]).groupby(runs_a["step"]).mean()
+            ax.plot(accuracy.index + 1, accuracy.values, "-", color=palette[arch], lw=1.8,
+                    label=arch)  # fmt: skip
+        common = cell.groupby("step")["target"].agg(lambda t: t.value_counts(normalize=True).max())
+        ax.plot(common.index + 1, common.values, ":", color="0.3", lw=1, label="most common")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("characters read")
+        ax.set_title(f"trained at T = {seq_len}", fontsize=10)
+    axes[0, 0].set_ylabel("next-character accuracy")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{runs['task'].iloc[0]}: accuracy after each step (first test sequences)")
+    return fig
+
+
 FIGURES = {
     "memory_curve": memory_curve,
     "fraction_solved": fraction_solved,
@@ -234,10 +387,13 @@ FIGURES = {
     "heatmap": heatmap,
     "critical_length": critical_length,
     "learned_weights": learned_weights,
+    "gradients": gradients,
+    "length_generalisation": length_generalisation,
+    "predictions": predictions,
 }
 
 
-def draw(name, runs, summary, history, solved_below):
-    """Draw figure ``name`` for the task(s) in the given tables."""
+def draw(name, tables: dict, solved_below):
+    """Draw figure ``name`` from one task's tables."""
     with sns.axes_style("whitegrid"):
-        return FIGURES[name](runs, summary, history, solved_below)
+        return FIGURES[name](tables, solved_below)

@@ -166,11 +166,12 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def history_table(histories: list[pd.DataFrame], keys: list[dict]) -> pd.DataFrame:
-    """Learning curves of every run in one long table: cell keys first, then epoch and losses."""
-    frames = [h.assign(**key) for h, key in zip(histories, keys, strict=True)]
-    table = pd.concat(frames, ignore_index=True)
-    first = [*CELL, "seed", "epoch"]
+def per_run_table(frames: list[pd.DataFrame], keys: list[dict]) -> pd.DataFrame:
+    """Per-run frames (learning curve, gradients, ...) in one long table: cell keys and seed
+    first, then the frame's own columns."""
+    table = pd.concat([f.assign(**key) for f, key in zip(frames, keys, strict=True)],
+                      ignore_index=True)  # fmt: skip
+    first = [*CELL, "seed"]
     return table[first + [c for c in table if c not in first]]
 
 

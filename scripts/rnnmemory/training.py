@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .analysis import learned_weights
-from .models import StackedRecurrentNet, per_model_loss, to_model_layout
+from .models import StackedRecurrentNet, per_model_loss, stack_data
+from .probes import gradients_through_time, prediction_samples
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -40,14 +41,6 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device: cuda was requested but torch sees no CUDA device")
     return torch.device(requested)
-
-
-def stack_data(datasets: list[dict], split: str, device, dtype):
-    """K datasets -> inputs (K, I, T, N) and targets (K, N, O) or labels (K, N)."""
-    x = torch.as_tensor(np.stack([d[f"x_{split}"] for d in datasets]), dtype=dtype)
-    y = torch.as_tensor(np.stack([d[f"y_{split}"] for d in datasets]))
-    y = y.to(dtype) if y.is_floating_point() else y
-    return to_model_layout(x).to(device), y.to(device)
 
 
 def accuracy(out, labels):
@@ -75,6 +68,8 @@ class CellResult:
     wall_seconds: float
     epochs_run: int
     test_predictions: np.ndarray  # (K, N, O), after training
+    gradients: dict  # phase (init, trained) -> {"grad_h", "grad_x"}: (K, T) on the test set
+    prediction_samples: list  # K frames: predicted vs true on the first test sequences
 
 
 def train_cell(
@@ -104,6 +99,7 @@ def train_cell(
     model = StackedRecurrentNet.from_seeds(seeds, arch, backend, forget_bias, **shape)
     model = model.to(device=device, dtype=dtype)
     extra = {"fused": True} if settings.optimizer in ("adam",) else {}
+    gradients = {"init": gradients_through_time(model, x_test, y_test, loss_kind)}
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr, **extra)
 
     n_models, n_train = len(seeds), x_train.shape[3]
@@ -169,8 +165,12 @@ def train_cell(
             diverged_epoch[k] = epoch
             log(f"seed {seeds[k]}: loss not finite after the last epoch; run marked diverged")
     predictions = test_out.detach().cpu().numpy()
+    gradients["trained"] = gradients_through_time(model, x_test, y_test, loss_kind)
+    samples = prediction_samples(model, x_test, y_test, loss_kind)
     wall = time.perf_counter() - start
-    return CellResult(model, final, history, diverged_epoch, wall, epoch, predictions)
+    return CellResult(
+        model, final, history, diverged_epoch, wall, epoch, predictions, gradients, samples
+    )
 
 
 def _batches(generators, n_train, batch_size, device):

@@ -4,6 +4,9 @@ rule plot_figure:
         runs=paths.TABLE.format(name="runs", ext="parquet"),
         summary=paths.TABLE.format(name="summary", ext="parquet"),
         history=paths.TABLE.format(name="history", ext="parquet"),
+        gradients=paths.TABLE.format(name="gradients", ext="parquet"),
+        lengths=paths.TABLE.format(name="lengths", ext="parquet"),
+        predictions=paths.TABLE.format(name="predictions", ext="parquet"),
     output:
         png=report(
             paths.FIGURE.format(task="{task}", figure="{figure}", ext="png"),

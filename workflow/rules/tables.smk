@@ -2,7 +2,10 @@ rule collect_tables:
     """Tidy tables: runs (one row per run), summary (per cell), history (learning curves)."""
     input:
         metrics=all_runs("metrics"),
-        histories=all_runs("history"),
+        history=all_runs("history"),
+        gradients=all_runs("gradients"),
+        lengths=all_runs("lengths"),
+        predictions=all_runs("predictions"),
     output:
         runs=table_paths("runs"),
         summary_csv=report(
@@ -12,6 +15,9 @@ rule collect_tables:
         ),
         summary_parquet=paths.TABLE.format(name="summary", ext="parquet"),
         history=table_paths("history"),
+        gradients=table_paths("gradients"),
+        lengths=table_paths("lengths"),
+        predictions=table_paths("predictions"),
         critical_csv=report(
             paths.TABLE.format(name="critical_length", ext="csv"),
             caption="../report/critical_length.rst",

@@ -5,6 +5,9 @@ rule train_cell:
     output:
         metrics=cell_outputs("metrics"),
         history=cell_outputs("history"),
+        gradients=cell_outputs("gradients"),
+        lengths=cell_outputs("lengths"),
+        predictions=cell_outputs("predictions"),
         model=cell_outputs("model"),
     log:
         paths.LOG.format(rule="train", name="{task}/{arch}/T{seq_len}"),
