@@ -19,7 +19,7 @@ runs = runs_table(metrics)
 runs["outcome"] = classify_outcomes(runs, smk.params.solved_below, **smk.params.outcomes)
 summary = summary_table(runs)
 critical = critical_length_table(runs)
-keys = [{k: m[k] for k in ("task", "arch", "seq_len", "seed")} for m in metrics]
+keys = [{k: m[k] for k in ("variant", "task", "arch", "seq_len", "seed")} for m in metrics]
 
 
 def read_per_run(kind):

@@ -59,6 +59,22 @@ BAD_CONFIGS = {
         {"solved_below": -1},
         "solved_below: -1 is less than or equal to the minimum of 0",
     ),
+    "variant named base": (
+        {"variants": {"base": {"model": {"hidden_size": 5}}}},
+        "variants: bad name 'base'; allowed: letters, digits and _",
+    ),
+    "unknown key in a variant": (
+        {"variants": {"wide": {"model": {"hiden_size": 20}}}},
+        "variants.wide.model: unknown key(s) ['hiden_size']; allowed: hidden_size,",
+    ),
+    "bad value in a variant": (
+        {"variants": {"small": {"data": {"n_train": 0}}}},
+        "variants.small.data.n_train: 0 is less than the minimum of 1",
+    ),
+    "match_params names no arch": (
+        {"model": {"match_params": "transformer"}},
+        "model.match_params: unknown arch 'transformer'; allowed: null, rnn, gru, lstm",
+    ),
     "cuda without a GPU": ({"device": "cuda"}, "device: 'cuda' was requested but torch sees no"),
 }
 
@@ -96,7 +112,7 @@ def test_all_problems_are_reported_at_once():
 
 
 def test_the_default_and_tiny_configs_are_valid():
-    for path in ["config.yaml", "tests/tiny.yaml"]:
+    for path in ["config.yaml", "tests/tiny.yaml", "studies/knobs.yaml"]:
         check_config(yaml.safe_load((ROOT / path).read_text()))
 
 
@@ -106,7 +122,7 @@ def test_command_line_overrides_arrive_typed(project):
         project, "-n", "--configfile", "tests/tiny.yaml", "--config", "seeds=[3, 4, 5]",
         "train={epochs: 7, lr: 0.5, batch_size: null}",
     )  # fmt: skip
-    assert "results/runs/first_plus_last/rnn/T5/seed5/metrics.json" in proc.stdout
+    assert "results/runs/base/first_plus_last/rnn/T5/seed5/metrics.json" in proc.stdout
 
 
 def test_coerce_cli_types_follows_the_schema():
@@ -115,3 +131,9 @@ def test_coerce_cli_types_follows_the_schema():
     config = {"seeds": ["0", "1"], "train": {"lr": "0.5", "batch_size": "null"}, "tasks": ["7"]}
     coerce_cli_types(config)
     assert config == {"seeds": [0, 1], "train": {"lr": 0.5, "batch_size": None}, "tasks": ["7"]}
+    variant = {"variants": {"fb": {"model": {"lstm_forget_bias": "1"}, "data": {"n_train": "50"}}}}
+    coerce_cli_types(variant)  # a variant's keys follow the base config's schema
+    assert variant["variants"]["fb"] == {
+        "model": {"lstm_forget_bias": 1.0},
+        "data": {"n_train": 50},
+    }

@@ -62,7 +62,7 @@ def test_kill_and_resume(tmp_path):
     shutil.copy2(ROOT / "requirements.txt", workdir)  # keeps its mtime: no reinstall
 
     # 1. SIGKILL while datasets are being drawn
-    interrupt_when(study(workdir), lambda: count(workdir, "data/*/*/*.npz") >= 1, signal.SIGKILL)
+    interrupt_when(study(workdir), lambda: count(workdir, "data/*/*/*/*.npz") >= 1, signal.SIGKILL)
     # 2. SIGKILL while cells are training, some finished
     proc = study(workdir)
     interrupt_when(proc, lambda: len(finished_runs(workdir)) >= 4, signal.SIGKILL)
@@ -71,11 +71,13 @@ def test_kill_and_resume(tmp_path):
     # 3. Ctrl-C while the rest trains
     proc = study(workdir)
     interrupt_when(
-        proc, lambda: count(workdir, "runs/*/*/*/*/metrics.json") > len(done_before), signal.SIGINT
+        proc,
+        lambda: count(workdir, "runs/*/*/*/*/*/metrics.json") > len(done_before),
+        signal.SIGINT,
     )
     # 4. SIGKILL while figures are drawn
     proc = study(workdir)
-    interrupt_when(proc, lambda: count(workdir, "figures/*/*.png") >= 1, signal.SIGKILL)
+    interrupt_when(proc, lambda: count(workdir, "figures/*/*/*.png") >= 1, signal.SIGKILL)
     # the README command finishes the rest
     assert study(workdir).wait(timeout=600) == 0, (workdir / "make.log").read_text()[-3000:]
 
@@ -86,7 +88,7 @@ def test_kill_and_resume(tmp_path):
     for path in after:  # every run file is whole
         json.loads(path.read_text())
     assert (
-        count(workdir, "figures/*/*.png") == 2 * len(FIGURE_NAMES)
+        count(workdir, "figures/*/*/*.png") == 2 * len(FIGURE_NAMES)
         and (workdir / "results/report.html").exists()
     )
 

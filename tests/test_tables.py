@@ -34,9 +34,9 @@ def test_bootstrap_interval():
 
 def run(arch, seq_len, seed, loss, solved, diverged=False):
     return dict(
-        task="first_plus_last", arch=arch, seq_len=seq_len, seed=seed, hidden_size=10,
-        normalised_test_loss=loss, solved=solved, diverged=diverged, baseline_loss=1.0,
-        null_loss=2.0, task_params={}, time_cell_seconds=1.0,
+        variant="base", task="first_plus_last", arch=arch, seq_len=seq_len, seed=seed,
+        hidden_size=10, normalised_test_loss=loss, solved=solved, diverged=diverged,
+        baseline_loss=1.0, null_loss=2.0, task_params={}, time_cell_seconds=1.0,
     )  # fmt: skip
 
 
@@ -91,7 +91,9 @@ def constructed_runs(solved_by_length):
     rows = []
     for seq_len, flags in solved_by_length.items():
         for seed, flag in enumerate(flags):
-            rows.append(dict(task="t", arch="gru", seq_len=seq_len, seed=seed, solved=flag))
+            rows.append(
+                dict(variant="base", task="t", arch="gru", seq_len=seq_len, seed=seed, solved=flag)
+            )
     return pd.DataFrame(rows)
 
 
@@ -117,9 +119,18 @@ def test_headline_states_one_sentence_per_arch():
     from rnnmemory.tables import critical_length_table, headline_rst
 
     runs = constructed_runs({5: [1, 1, 1, 1], 10: [1, 1, 0, 0], 20: [0, 0, 0, 0]})
-    summary = pd.DataFrame(dict(task="t", arch="gru", seq_len=[5, 10, 20], n=4, n_solved=[4, 2, 0]))
+    summary = pd.DataFrame(
+        dict(variant="base", task="t", arch="gru", seq_len=[5, 10, 20], n=4, n_solved=[4, 2, 0])
+    )
     text = headline_rst(critical_length_table(runs), summary)
     assert "**gru** remembers up to T* = 10" in text and "at T = 20 it solves 0 of 4" in text
+    # a variant gets its own paragraph, after the base config's
+    wide = constructed_runs({5: [1, 1, 1, 1], 10: [1, 1, 1, 1], 20: [1, 1, 0, 0]})
+    runs = pd.concat([wide.assign(variant="equal_params"), runs])
+    summary = pd.concat([summary, summary.assign(variant="equal_params", n_solved=[4, 4, 2])])
+    text = headline_rst(critical_length_table(runs), summary)
+    base, variant = text.split("``t``, variant ``equal_params``:")
+    assert "T* = 10" in base and "T* >= 20" in variant and "solves 2 of 4" in variant
 
 
 def test_learned_weights_recover_known_coefficients():

@@ -81,14 +81,8 @@ def test_dry_run_of_the_default_study_lists_one_train_job_per_cell(tmp_path):
 def test_tiny_study_tables(tiny_study):
     runs = pd.read_csv(tiny_study / "results/tables/runs.csv")
     assert len(runs) == 2 * 2 * 2 * 2
-    assert list(runs.columns[:6]) == [
-        "task",
-        "arch",
-        "seq_len",
-        "seed",
-        "hidden_size",
-        "num_layers",
-    ]
+    parameters = ["variant", "task", "arch", "seq_len", "seed", "hidden_size", "num_layers"]
+    assert list(runs.columns[:7]) == parameters
     assert set(runs["arch"]) == {"rnn", "lstm"} and set(runs["seq_len"]) == {5, 8}
     assert runs[["task", "arch", "seq_len", "seed"]].duplicated().sum() == 0
     assert (runs["epochs"] == 20).all() and (runs["n_train"] == 64).all()
@@ -110,9 +104,9 @@ def test_tiny_study_tables(tiny_study):
     assert set(history["epoch"]) == {1, 5, 10, 15, 20}
     assert len(history) == len(runs) * 5
 
-    run = ["task", "arch", "seq_len", "seed"]
+    run = ["variant", "task", "arch", "seq_len", "seed"]
     gradients = pd.read_csv(tiny_study / "results/tables/gradients.csv")
-    assert list(gradients.columns[:4]) == run
+    assert list(gradients.columns[:5]) == run
     per_run = gradients.groupby([*run, "phase"]).size().reset_index(name="rows")
     assert len(per_run) == 2 * len(runs) and (per_run["rows"] == per_run["seq_len"]).all()
     assert (gradients[["grad_h_norm", "grad_x_norm"]] > 0).all().all()
@@ -132,20 +126,20 @@ def test_tiny_study_tables(tiny_study):
 def test_tiny_study_run_files_and_logs(tiny_study):
     import torch
 
-    run = tiny_study / "results/runs/first_plus_last/lstm/T8/seed1"
+    run = tiny_study / "results/runs/base/first_plus_last/lstm/T8/seed1"
     state = torch.load(run / "model.pt")
     lstm = torch.nn.LSTM(1, 10, 1, batch_first=True)
     lstm.load_state_dict(state["rnn"])  # loads into plain torch.nn
     head = torch.nn.Linear(10, 1)
     head.load_state_dict(state["head"])
-    log = (tiny_study / "results/logs/train/first_plus_last/lstm/T8.log").read_text()
+    log = (tiny_study / "results/logs/train/base/first_plus_last/lstm/T8.log").read_text()
     assert "epoch     20/20" in log and "seed 1: test loss" in log
 
 
 def test_tiny_study_figures_and_report(tiny_study):
     for task in ["first_plus_last", "recent_plus_last"]:
         for figure in FIGURE_NAMES:
-            png = tiny_study / f"results/figures/{task}/{figure}.png"
+            png = tiny_study / f"results/figures/base/{task}/{figure}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert png.stat().st_size > 10_000
             assert "<svg" in (png.with_suffix(".svg")).read_text()[:2000]
@@ -153,6 +147,39 @@ def test_tiny_study_figures_and_report(tiny_study):
     report = (tiny_study / "results/report.html").read_text()
     for needle in ["memory_curve", "heatmap", "summary.csv", "How far back", "What the tables say"]:
         assert needle in report
+
+
+def test_variants_run_side_by_side(tiny_study, tmp_path):
+    """Two variants next to the base config: equal parameters (the RNN widened to an LSTM's
+    count, the GRU too) and the LSTM forget-gate bias; the base runs equal the tiny study's."""
+    workdir = copy_project(tmp_path)
+    variants = "{equal_params: {model: {match_params: lstm}}, fb1: {model: {lstm_forget_bias: 1}}}"
+    snakemake(
+        workdir, "--configfile", "tests/tiny.yaml", "--config", "tasks=[first_plus_last]",
+        "archs=[rnn, gru]", "seq_lens=[5]", f"variants={variants}",
+    )  # fmt: skip
+    runs = runs_without_timing(workdir)
+    assert list(runs.columns[:2]) == ["variant", "task"] and len(runs) == 3 * 2 * 2
+    cells = runs.groupby(["variant", "arch"])[["hidden_size", "n_params"]].first()
+    assert cells.loc[("equal_params", "rnn")].tolist() == [21, 526]  # an LSTM of 10 has 531
+    assert cells.loc[("equal_params", "gru")].tolist() == [12, 553]
+    assert cells.loc[("base", "rnn")].tolist() == [10, 141]
+    base = runs[runs["variant"] == "base"].reset_index(drop=True)
+    tiny = runs_without_timing(tiny_study)
+    tiny = tiny[
+        (tiny["arch"] == "rnn") & (tiny["seq_len"] == 5) & (tiny["task"] == base["task"][0])
+    ]
+    pd.testing.assert_frame_equal(
+        base[base["arch"] == "rnn"].reset_index(drop=True),
+        tiny.reset_index(drop=True),
+        check_dtype=False,  # match_params: strings in this table, all empty in the tiny one
+    )
+    critical = pd.read_csv(workdir / "results/tables/critical_length.csv")
+    assert set(critical["variant"]) == {"base", "equal_params", "fb1"}
+    png = workdir / "results/figures/variants/first_plus_last.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    headline = (workdir / "results/report/headline.rst").read_text()
+    assert "``first_plus_last``, variant ``equal_params``:" in headline
 
 
 def test_rerun_has_nothing_to_do(tiny_study):
@@ -176,12 +203,12 @@ def test_diverging_runs_are_recorded_and_the_study_goes_on(tmp_path):
     assert summary["n_diverged"].sum() == len(diverged) and summary["n"].sum() == 16
     assert (summary["n_solved"] <= summary["n"] - summary["n_diverged"]).all()
     cell = diverged.iloc[0]
-    log = workdir / f"results/logs/train/{cell.task}/{cell.arch}/T{cell.seq_len}.log"
+    log = workdir / f"results/logs/train/base/{cell.task}/{cell.arch}/T{cell.seq_len}.log"
     assert (
         f"seed {cell.seed}: loss not finite at epoch {int(cell.diverged_epoch)}" in log.read_text()
     )
     for figure in ["memory_curve", "heatmap"]:
-        assert (workdir / f"results/figures/{cell.task}/{figure}.png").stat().st_size > 10_000
+        assert (workdir / f"results/figures/base/{cell.task}/{figure}.png").stat().st_size > 10_000
 
 
 ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]", "seeds=[0]"]
@@ -190,9 +217,9 @@ ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]"
 @pytest.mark.parametrize(
     "damaged,damage,log,message",
     [
-        ("data/first_plus_last/T5/seed0.npz", lambda b: b[:500], "train/first_plus_last/rnn/T5",
-         "unreadable dataset"),
-        ("runs/first_plus_last/rnn/T5/seed0/metrics.json", lambda b: b[:40], "tables/collect",
+        ("data/base/first_plus_last/T5/seed0.npz", lambda b: b[:500],
+         "train/base/first_plus_last/rnn/T5", "unreadable dataset"),
+        ("runs/base/first_plus_last/rnn/T5/seed0/metrics.json", lambda b: b[:40], "tables/collect",
          "corrupt JSON"),
     ],
     ids=["truncated dataset", "corrupt metrics"],
@@ -212,7 +239,7 @@ def test_damaged_file_is_named_and_rebuilt_after_deletion(tmp_path, damaged, dam
     assert path.exists()
     assert (
         json.loads(
-            (workdir / "results/runs/first_plus_last/rnn/T5/seed0/metrics.json").read_text()
+            (workdir / "results/runs/base/first_plus_last/rnn/T5/seed0/metrics.json").read_text()
         )["seed"]
         == 0
     )

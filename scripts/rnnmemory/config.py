@@ -3,6 +3,7 @@ tie keys together. Each message names the key and what is allowed. Imports no to
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,10 @@ from .archs import ARCHS
 from .tasks import TASKS
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+BASE = "base"  # the variant that is the config itself
+VARIANT_SECTIONS = ("model", "data", "train")  # what a variant may change
 
 
 class ConfigError(ValueError):
@@ -50,8 +55,15 @@ def _coerce(value, schema: dict):
 def coerce_cli_types(config: dict, schema_path=SCHEMA) -> dict:
     """Snakemake's ``--config seeds="[0,1]"`` yields the strings '0' and '1' (it parses lists
     and dicts with YAML's BaseLoader). Convert such strings to what the schema asks for, so the
-    documented overrides work; anything that does not parse is left for validation to reject."""
-    return _coerce(config, load_schema(schema_path))
+    documented overrides work; anything that does not parse is left for validation to reject.
+    A variant's sections follow the base config's schema."""
+    schema = load_schema(schema_path)
+    _coerce(config, schema)
+    for override in (config.get("variants") or {}).values():
+        for section in VARIANT_SECTIONS:
+            if isinstance(override, dict) and isinstance(override.get(section), dict):
+                _coerce(override[section], schema["properties"][section])
+    return config
 
 
 def schema_problems(config: dict, schema_path=SCHEMA) -> list[str]:
@@ -69,10 +81,53 @@ def schema_problems(config: dict, schema_path=SCHEMA) -> list[str]:
     return problems
 
 
+def variant_names(config: dict) -> list[str]:
+    """'base' and then the config's variants, in the order written."""
+    return [BASE, *(config.get("variants") or {})]
+
+
+def variant_config(config: dict, name: str) -> dict:
+    """The model, data and train settings of one variant: the base config's, with the
+    variant's keys replacing those it names."""
+    override = {} if name == BASE else config["variants"][name]
+    return {
+        section: {**(config.get(section) or {}), **(override.get(section) or {})}
+        for section in VARIANT_SECTIONS
+    }
+
+
+def _variant_problems(config: dict, schema_path) -> list[str]:
+    problems = []
+    for name, override in (config.get("variants") or {}).items():
+        if name == BASE or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            problems.append(
+                f"variants: bad name {name!r}; allowed: letters, digits and _, starting with a "
+                f"letter, other than {BASE!r}"
+            )
+            continue
+        if "threads" in ((override or {}).get("train") or {}):
+            problems.append(f"variants.{name}.train.threads: set threads in the base config")
+        merged = {**config, **variant_config(config, name), "variants": {}}
+        problems += [
+            f"variants.{name}.{problem}"
+            for problem in schema_problems(merged, schema_path)
+            if problem.split(":")[0].split(".")[0] in VARIANT_SECTIONS
+        ]
+        reference = merged["model"].get("match_params")
+        if reference is not None and reference not in ARCHS:
+            problems.append(
+                f"variants.{name}.model.match_params: unknown arch {reference!r}; "
+                f"allowed: null, {', '.join(ARCHS)}"
+            )
+    return problems
+
+
 def check_config(config: dict, schema_path=SCHEMA) -> None:
     """Raise ``ConfigError`` listing every problem of the config: schema first, then the
     registries and the rules that tie keys together."""
     problems = schema_problems(config, schema_path)
+    if not problems:
+        problems += _variant_problems(config, schema_path)
     if problems:  # later checks assume the schema's types
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     for key in ("tasks", "archs", "seq_lens", "seeds"):
@@ -95,6 +150,11 @@ def check_config(config: dict, schema_path=SCHEMA) -> None:
     for arch in config.get("archs") or []:
         if arch not in ARCHS:
             problems.append(f"archs: unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
+    reference = (config.get("model") or {}).get("match_params")
+    if reference is not None and reference not in ARCHS:
+        problems.append(
+            f"model.match_params: unknown arch {reference!r}; allowed: null, {', '.join(ARCHS)}"
+        )
     for task, params in (config.get("task_params") or {}).items():
         if task not in TASKS:
             problems.append(f"task_params: unknown task {task!r}; allowed: {', '.join(TASKS)}")

@@ -2,8 +2,8 @@
 or by ``str.format``). All outputs live under ``results/``."""
 
 RESULTS = "results"
-DATASET = RESULTS + "/data/{task}/T{seq_len}/seed{seed}.npz"
-RUN_DIR = RESULTS + "/runs/{task}/{arch}/T{seq_len}/seed{seed}"
+DATASET = RESULTS + "/data/{variant}/{task}/T{seq_len}/seed{seed}.npz"
+RUN_DIR = RESULTS + "/runs/{variant}/{task}/{arch}/T{seq_len}/seed{seed}"
 RUN_FILES = {
     "metrics": RUN_DIR + "/metrics.json",
     "history": RUN_DIR + "/history.csv",  # learning curve
@@ -18,7 +18,8 @@ TABLE_NAMES = (
 )  # fmt: skip
 HEADLINE = RESULTS + "/report/headline.rst"  # the report's first page, written from the tables
 TABLE_FORMATS = ("csv", "parquet")
-FIGURE = RESULTS + "/figures/{task}/{figure}.{ext}"
+FIGURE = RESULTS + "/figures/{variant}/{task}/{figure}.{ext}"
+COMPARISON = RESULTS + "/figures/variants/{task}.{ext}"  # every variant side by side
 FIGURE_FORMATS = ("png", "svg")
 LOG = RESULTS + "/logs/{rule}/{name}.log"
 JOB_BENCHMARK = RESULTS + "/benchmarks/jobs/{rule}/{name}.tsv"  # Snakemake's wall time, peak RSS

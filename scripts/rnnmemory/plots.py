@@ -25,6 +25,12 @@ def _archs(table: pd.DataFrame) -> list[str]:
     return [a for a in ARCH_ORDER if a in present] + sorted(set(present) - set(ARCH_ORDER))
 
 
+def _name(runs: pd.DataFrame) -> str:
+    """The task, and the variant when it is not the base config."""
+    variants = [v for v in runs["variant"].unique() if v != "base"]
+    return runs["task"].iloc[0] + (f" [{', '.join(variants)}]" if variants else "")
+
+
 def _palette(archs):
     extra = sns.color_palette("colorblind", 10)[3:]
     return {a: ARCH_COLORS.get(a, extra[i % len(extra)]) for i, a in enumerate(archs)}
@@ -68,7 +74,7 @@ def memory_curve(tables, solved_below):
     _log_x_lengths(ax, seq_lens)
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("test loss / memoryless baseline")
-    ax.set_title(f"{runs['task'].iloc[0]}: how far back each architecture remembers")
+    ax.set_title(f"{_name(runs)}: how far back each architecture remembers")
     ax.legend(fontsize=8, loc="best")
     return fig
 
@@ -107,7 +113,7 @@ def fraction_solved(tables, solved_below):
     ax.set_xlabel("sequence length T")
     ax.set_ylabel(f"fraction of seeds solved (loss ratio < {solved_below})")
     n = int(summary["n"].max())
-    ax.set_title(f"{runs['task'].iloc[0]}: runs solved ({n} seeds per point, Wilson 95% CI)")
+    ax.set_title(f"{_name(runs)}: runs solved ({n} seeds per point, Wilson 95% CI)")
     ax.legend(fontsize=8)
     return fig
 
@@ -140,7 +146,7 @@ def learning_curves(tables, solved_below):
         ax.set_ylabel("test loss / baseline")
     handles = [plt.Line2D([], [], color=palette[a], lw=2, label=a) for a in archs]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
-    fig.suptitle(f"{runs['task'].iloc[0]}: learning curves (one line per seed)")
+    fig.suptitle(f"{_name(runs)}: learning curves (one line per seed)")
     return fig
 
 
@@ -169,7 +175,7 @@ def heatmap(tables, solved_below):
         ax.text(j + 0.5, i + 0.5, labels.iat[i, j], ha="center", va="center", fontsize=8)
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("")
-    ax.set_title(f"{runs['task'].iloc[0]}: median loss ratio, seeds solved", loc="left")
+    ax.set_title(f"{_name(runs)}: median loss ratio, seeds solved", loc="left")
     fig.tight_layout()
     return fig
 
@@ -202,7 +208,7 @@ def critical_length(tables, solved_below):
     ax.set_xlim(-0.6, len(archs) - 0.4)
     ax.set_ylabel("critical length T* (half the seeds solve)")
     n = int(table["n_seeds"].max())
-    ax.set_title(f"{runs['task'].iloc[0]}: T* with 95% bootstrap CI over {n} seeds")
+    ax.set_title(f"{_name(runs)}: T* with 95% bootstrap CI over {n} seeds")
     return fig
 
 
@@ -230,7 +236,7 @@ def learned_weights(tables, solved_below):
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("least-squares weight in the predictions")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{runs['task'].iloc[0]}: what the networks' answers depend on (median, seeds)")
+    fig.suptitle(f"{_name(runs)}: what the networks' answers depend on (median, seeds)")
     return fig
 
 
@@ -278,7 +284,7 @@ def gradients(tables, solved_below):
     handles += [plt.Line2D([], [], color="0.3", ls="--", label="at initialisation"),
                 plt.Line2D([], [], color="0.3", ls="-", label="after training")]  # fmt: skip
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
-    fig.suptitle(f"{runs['task'].iloc[0]}: how much of the error signal reaches each step back "
+    fig.suptitle(f"{_name(runs)}: how much of the error signal reaches each step back "
                  "(median over seeds)")  # fmt: skip
     return fig
 
@@ -311,7 +317,7 @@ def length_generalisation(tables, solved_below):
                      fontsize=10)  # fmt: skip
     axes[0, 0].set_ylabel("test loss / memoryless baseline")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"{runs['task'].iloc[0]}: length generalisation (median and seeds)")
+    fig.suptitle(f"{_name(runs)}: length generalisation (median and seeds)")
     return fig
 
 
@@ -351,7 +357,7 @@ def predictions(tables, solved_below):
             if row == len(archs) - 1:
                 ax.set_xlabel("true")
     n_seeds = samples["seed"].nunique()
-    fig.suptitle(f"{runs['task'].iloc[0]}: predicted vs true, first test sequences of "
+    fig.suptitle(f"{_name(runs)}: predicted vs true, first test sequences of "
                  f"{n_seeds} seed(s)")  # fmt: skip
     return fig
 
@@ -376,7 +382,68 @@ def _step_accuracy(runs, samples):
         ax.set_title(f"trained at T = {seq_len}", fontsize=10)
     axes[0, 0].set_ylabel("next-character accuracy")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"{runs['task'].iloc[0]}: accuracy after each step (first test sequences)")
+    fig.suptitle(f"{_name(runs)}: accuracy after each step (first test sequences)")
+    return fig
+
+
+def variants(tables, solved_below):
+    """Every variant side by side: T* per arch and variant (left), then per arch the median
+    normalised test loss vs T with one line per variant; the legend gives each variant's
+    parameter counts."""
+    runs, summary = tables["runs"], tables["summary"]
+    names = list(dict.fromkeys(["base", *sorted(runs["variant"].unique())]))
+    names = [v for v in names if v in set(runs["variant"])]
+    archs = _archs(runs)
+    colors = dict(zip(names, sns.color_palette("dark", len(names)), strict=True))
+    styles = {v: ["-", "--", ":", "-."][i % 4] for i, v in enumerate(names)}  # overlaps show
+    critical = critical_length_table(runs.assign(solved=runs["solved"].astype(bool)))
+    seq_lens = sorted(runs["seq_len"].unique())
+    fig, axes = plt.subplots(1, 1 + len(archs), figsize=(3.6 * (1 + len(archs)) + 1.5, 3.8),
+                             layout="constrained")  # fmt: skip
+    ax = axes[0]
+    width = 0.8 / len(names)
+    for i, variant in enumerate(names):
+        rows = critical[critical["variant"] == variant].set_index("arch").reindex(archs)
+        x = np.arange(len(archs)) - 0.4 + width * (i + 0.5)
+        point = rows["critical_length"].fillna(rows["shortest"] / 2)  # below: under the axis
+        err = [(point - rows["ci_low"]).fillna(0), (rows["ci_high"] - point).fillna(0)]
+        ax.errorbar(x, point, yerr=err, fmt="o", color=colors[variant], capsize=3, ms=6)
+        above = rows["censored"] == "above"
+        ax.scatter(x[above.to_numpy()], point[above], marker="^", s=70, color=colors[variant])
+    ax.set_yscale("log")
+    ax.set_yticks([min(seq_lens) / 2, *seq_lens])
+    ax.set_yticklabels([f"< {min(seq_lens)}", *map(str, seq_lens)])
+    ax.minorticks_off()
+    ax.set_ylim(min(seq_lens) / 2.5, max(seq_lens) * 1.6)
+    ax.set_xticks(range(len(archs)))
+    ax.set_xticklabels(archs)
+    ax.set_title("critical length T* (95% CI)", fontsize=10)
+    for ax, arch in zip(axes[1:], archs, strict=True):
+        for variant in names:
+            cell = summary[(summary["arch"] == arch) & (summary["variant"] == variant)]
+            cell = cell.sort_values("seq_len")
+            ax.plot(cell["seq_len"], cell["median"], marker="o", ls=styles[variant],
+                    color=colors[variant], lw=2, ms=4)  # fmt: skip
+        ax.axhline(1.0, color="0.3", ls="--", lw=1)
+        ax.axhline(solved_below, color="tab:green", ls="-.", lw=1)
+        ax.set_yscale("log")
+        _log_x_lengths(ax, seq_lens)
+        ax.set_xlabel("sequence length T")
+        ax.set_title(f"{arch}: median loss / baseline", fontsize=10)
+    counts = runs.groupby(["variant", "arch"])["n_params"].first()
+    sizes = runs.groupby(["variant", "arch"])["hidden_size"].first()
+    labels = {
+        v: f"{v}: " + ", ".join(
+            f"{a} H={sizes[v, a]} ({counts[v, a]} params)" for a in archs if (v, a) in counts
+        )
+        for v in names
+    }  # fmt: skip
+    handles = [
+        plt.Line2D([], [], color=colors[v], marker="o", ls=styles[v], lw=2, label=labels[v])
+        for v in names
+    ]
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8, ncols=1)
+    fig.suptitle(f"{runs['task'].iloc[0]}: variants side by side ({runs['seed'].nunique()} seeds)")
     return fig
 
 
@@ -393,7 +460,10 @@ FIGURES = {
 }
 
 
+COMPARISONS = {"variants": variants}  # figures across variants, drawn when there are several
+
+
 def draw(name, tables: dict, solved_below):
     """Draw figure ``name`` from one task's tables."""
     with sns.axes_style("whitegrid"):
-        return FIGURES[name](tables, solved_below)
+        return {**FIGURES, **COMPARISONS}[name](tables, solved_below)

@@ -13,7 +13,8 @@ from .io import atomic_path
 # parameter columns first, then results, then where it ran, then timing (set timing aside
 # to compare two runs of the same config)
 PARAMETER_COLUMNS = [
-    "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "nonlinearity",
+    "variant", "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "match_params",
+    "nonlinearity",
     "lstm_forget_bias", "n_params",
     "n_train", "n_test", "epochs", "lr", "optimizer", "batch_size", "grad_clip", "task_params",
 ]  # fmt: skip
@@ -26,7 +27,7 @@ ENVIRONMENT_COLUMNS = [
     "device", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
 ]  # fmt: skip
 TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds"]
-CELL = ["task", "arch", "seq_len"]
+CELL = ["variant", "task", "arch", "seq_len"]
 
 
 def runs_table(metrics: list[dict]) -> pd.DataFrame:
@@ -46,9 +47,12 @@ def runs_table(metrics: list[dict]) -> pd.DataFrame:
         "lstm_forget_bias": float,
     }.items():
         runs[column] = pd.to_numeric(runs[column]).astype(dtype)
+    for column in runs:  # an empty column is NaN in Parquet too, as CSV reads it back
+        if runs[column].isna().all():
+            runs[column] = runs[column].astype(float)
     known = PARAMETER_COLUMNS + METRIC_COLUMNS + ENVIRONMENT_COLUMNS + TIMING_COLUMNS
     columns = [c for c in known if c in runs] + sorted(set(runs) - set(known))
-    return runs[columns].sort_values(["task", "arch", "seq_len", "seed"], ignore_index=True)
+    return runs[columns].sort_values([*CELL, "seed"], ignore_index=True)
 
 
 def bootstrap_ci(values, level=0.95, n_resamples=2000, seed=0) -> tuple[float, float]:
@@ -101,14 +105,15 @@ def classify_outcomes(
 
 
 def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.DataFrame:
-    """Critical length T* per (task, arch): the largest seq_len at which at least half of the
-    seeds solve the task, with a 95% bootstrap interval from resampling seeds (one resample of
-    seeds serves every length, as a seed's runs at different lengths belong together).
+    """Critical length T* per (variant, task, arch): the largest seq_len at which at least half
+    of the seeds solve the task, with a 95% bootstrap interval from resampling seeds (one
+    resample of seeds serves every length, as a seed's runs at different lengths belong
+    together).
     T* is NaN when no length is solved by half the seeds; ``censored`` says 'below' then, and
     'above' when the longest length studied is solved (T* is at least that)."""
     rng = np.random.default_rng(seed)
     rows = []
-    for (task, arch), group in runs.groupby(["task", "arch"], sort=True):
+    for (variant, task, arch), group in runs.groupby(CELL[:3], sort=True):
         solved = group.pivot(index="seed", columns="seq_len", values="solved").astype(float)
         lengths = solved.columns.to_numpy()
         matrix = solved.to_numpy()  # (seeds, lengths), NaN where a run is missing
@@ -120,9 +125,9 @@ def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.Da
         ) else (np.nan, np.nan)  # fmt: skip
         censored = "below" if np.isnan(point) else ("above" if point == lengths.max() else "")
         rows.append(
-            dict(task=task, arch=arch, critical_length=point, ci_low=low, ci_high=high,
-                 n_seeds=len(matrix), shortest=lengths.min(), longest=lengths.max(),
-                 censored=censored)
+            dict(variant=variant, task=task, arch=arch, critical_length=point, ci_low=low,
+                 ci_high=high, n_seeds=len(matrix), shortest=lengths.min(),
+                 longest=lengths.max(), censored=censored)
         )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -140,10 +145,10 @@ def _critical(fraction_solved, lengths):
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, arch, seq_len): statistics of the normalised test loss over finished runs and
-    the fraction solved over all runs (a diverged run counts as not solved)."""
+    """Per (variant, task, arch, seq_len): statistics of the normalised test loss over finished
+    runs and the fraction solved over all runs (a diverged run counts as not solved)."""
     rows = []
-    for (task, arch, seq_len), cell in runs.groupby(CELL, sort=True):
+    for (variant, task, arch, seq_len), cell in runs.groupby(CELL, sort=True):
         loss = cell["normalised_test_loss"].to_numpy(dtype=float)
         finite = loss[np.isfinite(loss)]
         n, solved = len(cell), int(cell["solved"].astype(bool).sum())
@@ -151,7 +156,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         solved_low, solved_high = wilson_ci(solved, n)
         rows.append(
             dict(
-                task=task, arch=arch, seq_len=seq_len, n=n,
+                variant=variant, task=task, arch=arch, seq_len=seq_len, n=n,
                 n_diverged=int(cell["diverged"].astype(bool).sum()),
                 mean=finite.mean() if len(finite) else np.nan,
                 median=np.median(finite) if len(finite) else np.nan,
@@ -184,13 +189,19 @@ def write_table(table: pd.DataFrame, stem: str | Path) -> None:
 
 
 def headline_rst(critical: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """One sentence per (task, arch) on how far back it remembers, as reStructuredText."""
+    """One sentence per (variant, task, arch) on how far back it remembers, as
+    reStructuredText; variants other than 'base' are named."""
     lines = ["**What the tables say.**", ""]
-    for task, rows in critical.groupby("task", sort=False):
-        lines.append(f"``{task}``:")
+    order = critical.assign(not_base=critical["variant"] != "base")  # base first, per task
+    order = order.sort_values(["task", "not_base", "variant"], kind="stable")
+    for (task, variant), rows in order.groupby(["task", "variant"], sort=False):
+        lines.append(f"``{task}``:" if variant == "base" else f"``{task}``, variant ``{variant}``:")
         lines.append("")
         for _, row in rows.iterrows():
-            cells = summary[(summary["task"] == task) & (summary["arch"] == row["arch"])]
+            cells = summary[
+                (summary["variant"] == variant) & (summary["task"] == task)
+                & (summary["arch"] == row["arch"])
+            ]  # fmt: skip
             best = cells.sort_values("seq_len").iloc[-1]
             if row["censored"] == "below":
                 claim = f"no length from {row['shortest']:g} up is solved by half of the seeds"

@@ -1,9 +1,9 @@
 rule make_dataset:
-    """Draw one (task, seq_len, seed) dataset with numpy; every arch trains on the same file."""
+    """Draw one (variant, task, seq_len, seed) dataset with numpy; every arch trains on it."""
     output:
         paths.DATASET,
     log:
-        paths.LOG.format(rule="data", name="{task}/T{seq_len}/seed{seed}"),
+        paths.LOG.format(rule="data", name="{variant}/{task}/T{seq_len}/seed{seed}"),
     conda:
         "../envs/study.yaml"
     threads: 1
@@ -11,8 +11,7 @@ rule make_dataset:
         mem_mb=1000,
         runtime=5,
     params:
-        n_train=config["data"]["n_train"],
-        n_test=config["data"]["n_test"],
+        data=data_of,
         task_params=params_of,
     script:
         "../../scripts/make_dataset.py"

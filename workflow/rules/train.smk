@@ -1,5 +1,5 @@
 rule train_cell:
-    """Train every seed of one (task, arch, seq_len) cell in one process, seeds batched."""
+    """Train every seed of one (variant, task, arch, seq_len) cell in one process, batched."""
     input:
         datasets=cell_datasets,
     output:
@@ -10,9 +10,11 @@ rule train_cell:
         predictions=cell_outputs("predictions"),
         model=cell_outputs("model"),
     log:
-        paths.LOG.format(rule="train", name="{task}/{arch}/T{seq_len}"),
+        paths.LOG.format(rule="train", name="{variant}/{task}/{arch}/T{seq_len}"),
     benchmark:
-        paths.JOB_BENCHMARK.format(rule="train", name="{task}/{arch}/T{seq_len}")
+        paths.JOB_BENCHMARK.format(
+            rule="train", name="{variant}/{task}/{arch}/T{seq_len}"
+        )
     conda:
         "../envs/study.yaml"
     threads: config["train"]["threads"]
@@ -21,6 +23,7 @@ rule train_cell:
         runtime=train_runtime_minutes,
     params:
         seeds=SEEDS,
+        setup=setup_of,
         task_params=params_of,
     script:
         "../../scripts/train_cell.py"
