@@ -44,4 +44,4 @@ bench: venv
 	$(BIN)/python benchmarks/trainer.py
 
 clean:
-	rm -rf results/data results/runs results/tables results/figures results/logs results/report.html
+	rm -rf results/data results/runs results/tables results/figures results/logs results/report results/report.html results/benchmarks/jobs

@@ -112,7 +112,12 @@ def test_all_problems_are_reported_at_once():
 
 
 def test_the_default_and_tiny_configs_are_valid():
-    for path in ["config.yaml", "tests/tiny.yaml", "studies/knobs.yaml"]:
+    for path in [
+        "config.yaml",
+        "tests/tiny.yaml",
+        "studies/knobs.yaml",
+        "studies/tutorial_tasks.yaml",
+    ]:
         check_config(yaml.safe_load((ROOT / path).read_text()))
 
 

@@ -243,7 +243,8 @@ def learned_weights(tables, solved_below):
 def _panels(n_panels, rows=1, width=3.2, height=2.9, sharey=True):
     cols = min(n_panels, 5)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(width * cols + 1.2, height * rows), sharey=sharey, squeeze=False,
+        rows, cols, figsize=(max(width * cols + 1.2, 9), height * rows), sharey=sharey,
+        squeeze=False,
         layout="constrained",
     )  # fmt: skip
     return fig, axes
@@ -284,8 +285,7 @@ def gradients(tables, solved_below):
     handles += [plt.Line2D([], [], color="0.3", ls="--", label="at initialisation"),
                 plt.Line2D([], [], color="0.3", ls="-", label="after training")]  # fmt: skip
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
-    fig.suptitle(f"{_name(runs)}: how much of the error signal reaches each step back "
-                 "(median over seeds)")  # fmt: skip
+    fig.suptitle(f"{_name(runs)}: error signal reaching each step back (median, seeds)")
     return fig
 
 
