@@ -5,7 +5,6 @@ predictions, the model, and metrics.json last."""
 import pandas as pd
 import torch
 
-from rnnmemory.archs import matched_hidden_size
 from rnnmemory.io import atomic_path, load_dataset, log_to, write_json
 from rnnmemory.probes import length_generalisation
 from rnnmemory.runtime import tune_cpu_runtime
@@ -27,23 +26,12 @@ seeds = list(smk.params.seeds)
 device = resolve_device(cfg["device"])
 datasets = [load_dataset(path) for path in smk.input.datasets]
 settings = TrainSettings(**{k: v for k, v in setup["train"].items() if k != "threads"})
-model_cfg = dict(setup["model"])
-if model_cfg["match_params"]:  # equal parameters: size this arch like the reference arch
-    io_size = dict(
-        input_size=datasets[0]["x_train"].shape[2],
-        output_size=datasets[0]["n_classes"] or datasets[0]["y_train"].shape[1],
-    )
-    model_cfg["hidden_size"] = matched_hidden_size(
-        w.arch, model_cfg["match_params"], model_cfg["hidden_size"], **io_size,
-        num_layers=model_cfg["num_layers"],
-    )  # fmt: skip
-say(
-    f"cell {w.variant}/{w.task}/{w.arch}/T{w.seq_len}: seeds {seeds}, hidden size "
-    f"{model_cfg['hidden_size']}, on {device}, {smk.threads} thread(s)"
-)
+model_cfg = setup["model"]
+say(f"cell {w.variant}/{w.task}/{w.arch}/T{w.seq_len}: seeds {seeds} on {device}, "
+    f"{smk.threads} thread(s)")  # fmt: skip
 
 result = train_cell(datasets, seeds, w.arch, model_cfg, settings, device=device, log=say)
-say(f"trained in {result.wall_seconds:.1f} s")
+say(f"hidden size {result.model.hidden_size}; trained in {result.wall_seconds:.1f} s")
 
 env = {**environment(device), **runtime}
 seq_len = int(w.seq_len)
@@ -72,7 +60,8 @@ for k, seed in enumerate(seeds):
     net = result.model.torch_net(k)
     params = {
         "variant": w.variant, "task": w.task, "arch": w.arch, "seq_len": seq_len, "seed": seed,
-        **{key: model_cfg[key] for key in ("hidden_size", "num_layers", "match_params")},
+        "hidden_size": result.model.hidden_size,  # set by match_params when that is on
+        **{key: model_cfg[key] for key in ("num_layers", "match_params")},
         "nonlinearity": model_cfg["nonlinearity"] if w.arch == "rnn" else None,
         "lstm_forget_bias": model_cfg["lstm_forget_bias"] if w.arch == "lstm" else None,
         "n_params": result.model.params_per_model(),

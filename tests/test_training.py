@@ -104,3 +104,11 @@ def test_gradient_clipping_is_per_seed():
     after = norms()
     assert after[0] == pytest.approx(1.0, rel=1e-5) and before[0] > 10
     assert after[1] == pytest.approx(before[1].item(), rel=1e-6)
+
+
+def test_match_params_sizes_the_network_like_the_reference_arch():
+    """match_params: lstm gives an Elman RNN 21 units (526 parameters, an LSTM of 10 has 531)."""
+    model = {**MODEL, "hidden_size": 10, "match_params": "lstm"}
+    settings = TrainSettings(epochs=1)
+    result = train_cell(cell("first_plus_last", [0]), [0], "rnn", model, settings, log=print)
+    assert result.model.hidden_size == 21 and result.model.params_per_model() == 526

@@ -113,13 +113,17 @@ def _variant_problems(config: dict, schema_path) -> list[str]:
             for problem in schema_problems(merged, schema_path)
             if problem.split(":")[0].split(".")[0] in VARIANT_SECTIONS
         ]
-        reference = merged["model"].get("match_params")
-        if reference is not None and reference not in ARCHS:
-            problems.append(
-                f"variants.{name}.model.match_params: unknown arch {reference!r}; "
-                f"allowed: null, {', '.join(ARCHS)}"
-            )
+        problems += _model_problems(merged["model"], f"variants.{name}.")
     return problems
+
+
+def _model_problems(model: dict, prefix="") -> list[str]:
+    """Registry names inside the model section (of the base config or of a variant)."""
+    reference = (model or {}).get("match_params")
+    if reference is None or reference in ARCHS:
+        return []
+    allowed = ", ".join(ARCHS)
+    return [f"{prefix}model.match_params: unknown arch {reference!r}; allowed: null, {allowed}"]
 
 
 def check_config(config: dict, schema_path=SCHEMA) -> None:
@@ -150,11 +154,7 @@ def check_config(config: dict, schema_path=SCHEMA) -> None:
     for arch in config.get("archs") or []:
         if arch not in ARCHS:
             problems.append(f"archs: unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
-    reference = (config.get("model") or {}).get("match_params")
-    if reference is not None and reference not in ARCHS:
-        problems.append(
-            f"model.match_params: unknown arch {reference!r}; allowed: null, {', '.join(ARCHS)}"
-        )
+    problems += _model_problems(config.get("model"))
     for task, params in (config.get("task_params") or {}).items():
         if task not in TASKS:
             problems.append(f"task_params: unknown task {task!r}; allowed: {', '.join(TASKS)}")

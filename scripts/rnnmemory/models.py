@@ -259,6 +259,11 @@ def per_model_loss(out, y, loss: str):
     return per_sample_loss(out, y, loss).mean(dim=1)
 
 
+def accuracy(out, labels):
+    """Fraction of correct argmax predictions per model: out (K, N, C), labels (K, N) -> (K,)."""
+    return (out.argmax(dim=2) == labels).to(out.dtype).mean(dim=1)
+
+
 def stack_data(datasets: list[dict], split: str, device, dtype):
     """K datasets -> inputs (K, I, T, N) and targets (K, N, O) or labels (K, N)."""
     x = torch.as_tensor(np.stack([d[f"x_{split}"] for d in datasets]), dtype=dtype)

@@ -1,7 +1,7 @@
 """Figures of one task, drawn from the tidy tables. Registry: figure name -> function
-(tables, solved_below) -> matplotlib Figure, where ``tables`` maps a table name (runs, summary,
-history, gradients, lengths, predictions) to that task's rows. Each figure has a caption in
-``workflow/report/figure.rst``."""
+(tables, solved_below) -> matplotlib Figure, where ``tables`` maps a table name (runs,
+summary, critical_length, history, gradients, lengths, predictions) to that task's rows. Each
+figure has a caption in ``workflow/report/figure.rst``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from .tables import critical_length_table  # noqa: E402
+from .config import BASE  # noqa: E402
 
 ARCH_ORDER = ["rnn", "gru", "lstm"]
 ARCH_COLORS = dict(zip(ARCH_ORDER, sns.color_palette("colorblind", 3), strict=True))
@@ -27,13 +27,30 @@ def _archs(table: pd.DataFrame) -> list[str]:
 
 def _name(runs: pd.DataFrame) -> str:
     """The task, and the variant when it is not the base config."""
-    variants = [v for v in runs["variant"].unique() if v != "base"]
+    variants = [v for v in runs["variant"].unique() if v != BASE]
     return runs["task"].iloc[0] + (f" [{', '.join(variants)}]" if variants else "")
 
 
 def _palette(archs):
     extra = sns.color_palette("colorblind", 10)[3:]
     return {a: ARCH_COLORS.get(a, extra[i % len(extra)]) for i, a in enumerate(archs)}
+
+
+def _jitter(archs):
+    """Per-arch x factors that set the seeds' dots of each arch a little apart on a log axis."""
+    return {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
+
+
+def _median_and_seeds(ax, table, column, archs, palette, dot_size=12):
+    """A median line over seeds per arch against seq_len, with every seed as a dot."""
+    jitter = _jitter(archs)
+    for arch in archs:
+        runs_a = table[(table["arch"] == arch) & np.isfinite(table[column].astype(float))]
+        median = runs_a.groupby("seq_len")[column].median()
+        color = palette[arch]
+        ax.plot(median.index, median.values, "-o", color=color, lw=2, ms=4, label=arch)
+        ax.scatter(runs_a["seq_len"] * jitter[arch], runs_a[column], s=dot_size, color=color,
+                   alpha=0.5, edgecolor="none")  # fmt: skip
 
 
 def _log_x_lengths(ax, seq_lens):
@@ -51,7 +68,7 @@ def memory_curve(tables, solved_below):
     seq_lens = sorted(runs["seq_len"].unique())
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     finite = runs[np.isfinite(runs["normalised_test_loss"])]
-    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
+    jitter = _jitter(archs)
     for arch in archs:
         cell = summary[summary["arch"] == arch].sort_values("seq_len")
         color = palette[arch]
@@ -99,7 +116,7 @@ def fraction_solved(tables, solved_below):
     archs, palette = _archs(runs), _palette(_archs(runs))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
-    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
+    jitter = _jitter(archs)
     for arch in archs:
         cell = summary[summary["arch"] == arch].sort_values("seq_len")
         frac = cell["solved_fraction"]
@@ -182,8 +199,7 @@ def heatmap(tables, solved_below):
 
 def critical_length(tables, solved_below):
     """T* per arch with its bootstrap interval; triangles mark T* outside the lengths studied."""
-    runs = tables["runs"]
-    table = critical_length_table(runs.assign(solved=runs["solved"].astype(bool)))
+    runs, table = tables["runs"], tables["critical_length"]
     archs, palette = _archs(table), _palette(_archs(table))
     table = table.set_index("arch").loc[archs]
     seq_lens = sorted(runs["seq_len"].unique())
@@ -208,7 +224,7 @@ def critical_length(tables, solved_below):
     ax.set_xlim(-0.6, len(archs) - 0.4)
     ax.set_ylabel("critical length T* (half the seeds solve)")
     n = int(table["n_seeds"].max())
-    ax.set_title(f"{_name(runs)}: T* with 95% bootstrap CI over {n} seeds")
+    ax.set_title(f"{_name(runs)}: T* (95% bootstrap CI, {n} seeds)", fontsize=11)
     return fig
 
 
@@ -218,17 +234,10 @@ def learned_weights(tables, solved_below):
     archs, palette = _archs(runs), _palette(_archs(runs))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
-    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
     for ax, column, title in zip(
         axes, ["coef_first", "coef_last"], ["weight on x[0]", "weight on x[T-1]"], strict=True
     ):
-        for arch in archs:
-            runs_a = runs[(runs["arch"] == arch) & np.isfinite(runs[column].astype(float))]
-            median = runs_a.groupby("seq_len")[column].median()
-            color = palette[arch]
-            ax.plot(median.index, median.values, "-o", color=color, lw=2, ms=4, label=arch)
-            ax.scatter(runs_a["seq_len"] * jitter[arch], runs_a[column], s=12, color=color,
-                       alpha=0.5, edgecolor="none")  # fmt: skip
+        _median_and_seeds(ax, runs, column, archs, palette)
         ax.axhline(1.0, color="0.3", ls="--", lw=1)
         ax.axhline(0.0, color="0.3", ls=":", lw=1)
         _log_x_lengths(ax, seq_lens)
@@ -297,17 +306,9 @@ def length_generalisation(tables, solved_below):
     factors = sorted(lengths["factor"].unique())
     seq_lens = sorted(lengths["seq_len"].unique())
     fig, axes = _panels(len(factors), width=3.6, height=3.4)
-    jitter = {a: 1 + 0.04 * (i - (len(archs) - 1) / 2) for i, a in enumerate(archs)}
-    finite = lengths[np.isfinite(lengths["normalised_test_loss"])]
     for ax, factor in zip(axes.flat, factors, strict=False):
-        panel = finite[finite["factor"] == factor]
-        for arch in archs:
-            runs_a = panel[panel["arch"] == arch]
-            median = runs_a.groupby("seq_len")["normalised_test_loss"].median()
-            ax.plot(median.index, median.values, "-o", color=palette[arch], lw=2, ms=4,
-                    label=arch)  # fmt: skip
-            ax.scatter(runs_a["seq_len"] * jitter[arch], runs_a["normalised_test_loss"], s=10,
-                       color=palette[arch], alpha=0.5, edgecolor="none")  # fmt: skip
+        panel = lengths[lengths["factor"] == factor]
+        _median_and_seeds(ax, panel, "normalised_test_loss", archs, palette, dot_size=10)
         ax.axhline(1.0, color="0.3", ls="--", lw=1)
         ax.axhline(solved_below, color="tab:green", ls="-.", lw=1)
         ax.set_yscale("log")
@@ -390,13 +391,12 @@ def variants(tables, solved_below):
     """Every variant side by side: T* per arch and variant (left), then per arch the median
     normalised test loss vs T with one line per variant; the legend gives each variant's
     parameter counts."""
-    runs, summary = tables["runs"], tables["summary"]
-    names = list(dict.fromkeys(["base", *sorted(runs["variant"].unique())]))
+    runs, summary, critical = tables["runs"], tables["summary"], tables["critical_length"]
+    names = list(dict.fromkeys([BASE, *sorted(runs["variant"].unique())]))
     names = [v for v in names if v in set(runs["variant"])]
     archs = _archs(runs)
     colors = dict(zip(names, sns.color_palette("dark", len(names)), strict=True))
     styles = {v: ["-", "--", ":", "-."][i % 4] for i, v in enumerate(names)}  # overlaps show
-    critical = critical_length_table(runs.assign(solved=runs["solved"].astype(bool)))
     seq_lens = sorted(runs["seq_len"].unique())
     fig, axes = plt.subplots(1, 1 + len(archs), figsize=(3.6 * (1 + len(archs)) + 1.5, 3.8),
                              layout="constrained")  # fmt: skip

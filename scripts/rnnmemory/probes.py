@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .models import StackedRecurrentNet, per_sample_loss, stack_data
+from .models import StackedRecurrentNet, accuracy, per_model_loss, per_sample_loss, stack_data
 from .tasks import make_dataset
 
 
@@ -105,10 +105,8 @@ def length_generalisation(
         x, y = stack_data(datasets, "test", param.device, param.dtype)
         with torch.no_grad():
             out = model(x)  # (K, N, O)
-            losses = per_sample_loss(out, y, datasets[0]["loss"]).mean(dim=1).tolist()
-            correct = (out.argmax(dim=2) == y).double().mean(dim=1).tolist() if not (
-                y.is_floating_point()
-            ) else None  # fmt: skip
+            losses = per_model_loss(out, y, datasets[0]["loss"]).tolist()
+            correct = None if y.is_floating_point() else accuracy(out, y).tolist()
         for k, seed in enumerate(seeds):
             baseline = datasets[k]["baseline_loss"]
             row = dict(

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import BASE
 from .io import atomic_path
 
 # parameter columns first, then results, then where it ran, then timing (set timing aside
@@ -192,10 +193,10 @@ def headline_rst(critical: pd.DataFrame, summary: pd.DataFrame) -> str:
     """One sentence per (variant, task, arch) on how far back it remembers, as
     reStructuredText; variants other than 'base' are named."""
     lines = ["**What the tables say.**", ""]
-    order = critical.assign(not_base=critical["variant"] != "base")  # base first, per task
+    order = critical.assign(not_base=critical["variant"] != BASE)  # base first, per task
     order = order.sort_values(["task", "not_base", "variant"], kind="stable")
     for (task, variant), rows in order.groupby(["task", "variant"], sort=False):
-        lines.append(f"``{task}``:" if variant == "base" else f"``{task}``, variant ``{variant}``:")
+        lines.append(f"``{task}``:" if variant == BASE else f"``{task}``, variant ``{variant}``:")
         lines.append("")
         for _, row in rows.iterrows():
             cells = summary[

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .analysis import learned_weights
-from .models import StackedRecurrentNet, per_model_loss, stack_data
+from .archs import matched_hidden_size
+from .models import StackedRecurrentNet, accuracy, per_model_loss, stack_data
 from .probes import gradients_through_time, prediction_samples
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
@@ -43,11 +44,6 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def accuracy(out, labels):
-    """Fraction of correct argmax predictions per model: out (K, N, C), labels (K, N) -> (K,)."""
-    return (out.argmax(dim=2) == labels).to(out.dtype).mean(dim=1)
-
-
 def clip_per_model(model: StackedRecurrentNet, max_norm: float):
     """Clip each seed's gradient to ``max_norm`` on its own (a joint norm would couple seeds)."""
     grads = [p.grad for p in model.parameters()]
@@ -66,7 +62,6 @@ class CellResult:
     history: list[dict]  # rows: seed, epoch, train_loss, test_loss
     diverged_epoch: list  # K entries, None where the run stayed finite
     wall_seconds: float
-    epochs_run: int
     test_predictions: np.ndarray  # (K, N, O), after training
     gradients: dict  # phase (init, trained) -> {"grad_h", "grad_x"}: (K, T) on the test set
     prediction_samples: list  # K frames: predicted vs true on the first test sequences
@@ -93,6 +88,8 @@ def train_cell(
         input_size=x_train.shape[1], output_size=output_size,
         hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
     )  # fmt: skip
+    if model_cfg.get("match_params"):  # equal parameters: as many as the reference arch has
+        shape["hidden_size"] = matched_hidden_size(arch, model_cfg["match_params"], **shape)
     if arch == "rnn":
         shape["nonlinearity"] = model_cfg.get("nonlinearity", "tanh")
     forget_bias = model_cfg.get("lstm_forget_bias")
@@ -168,9 +165,7 @@ def train_cell(
     gradients["trained"] = gradients_through_time(model, x_test, y_test, loss_kind)
     samples = prediction_samples(model, x_test, y_test, loss_kind)
     wall = time.perf_counter() - start
-    return CellResult(
-        model, final, history, diverged_epoch, wall, epoch, predictions, gradients, samples
-    )
+    return CellResult(model, final, history, diverged_epoch, wall, predictions, gradients, samples)
 
 
 def _batches(generators, n_train, batch_size, device):

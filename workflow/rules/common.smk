@@ -91,5 +91,6 @@ def train_runtime_minutes(wildcards):
 
 def figure_tables():
     """The tables a figure is drawn from (Parquet: typed columns)."""
-    names = ("runs", "summary", "history", "gradients", "lengths", "predictions")
-    return {name: paths.TABLE.format(name=name, ext="parquet") for name in names}
+    return {
+        name: paths.TABLE.format(name=name, ext="parquet") for name in paths.TABLE_NAMES
+    }
