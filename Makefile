@@ -1,33 +1,34 @@
-# make study : set up (first time) and run the default study, then build the report
-# make test  : set up (first time) and run the test suite
-# make bench : the trainer benchmark
+# make study     : set up (first time) and run the default study, then build its report
+# make test      : set up (first time) and run the full test suite (what CI runs)
+# make test-fast : the unit tests only (under a minute), for everyday work
+# make bench     : the trainer benchmark
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 4
 ARGS ?=  # more Snakemake arguments, e.g. ARGS="--configfile my-study.yaml"
 
-.PHONY: venv study report test lint format bench clean
+.PHONY: venv study test test-fast lint format bench clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	PYTHONPATH=scripts $(BIN)/python -m rnnmemory.fused  # builds the training kernel once (cached)
 	touch $@
 
-# resumes an interrupted study: finished runs are kept, only what is missing is (re)made
+# resumes an interrupted study: finished runs are kept, only what is missing is (re)made; the
+# report is rebuilt when a result is newer than it (scripts/study.py)
 study: venv
-	$(BIN)/python scripts/clear_stale_lock.py .
-	$(BIN)/snakemake --cores $(CORES) $(ARGS)
-	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
-
-report: venv
-	$(BIN)/snakemake --report results/report.html
+	@$(BIN)/python scripts/study.py --cores $(CORES) $(ARGS)
 
 test: venv
 	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: venv
 	$(BIN)/ruff check .
@@ -43,5 +44,6 @@ format: venv
 bench: venv
 	$(BIN)/python benchmarks/trainer.py
 
+# removes the default study's results (other studies live in their own results_dir)
 clean:
-	rm -rf results/data results/runs results/tables results/figures results/logs results/report results/report.html results/benchmarks/jobs
+	rm -rf results/data results/runs results/probes results/tables results/figures results/logs results/report results/report.html results/benchmarks/jobs

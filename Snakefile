@@ -14,13 +14,15 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from rnnmemory.config import check_config, check_cuda, coerce_cli_types
 
 
-configfile: "config.yaml"
+# the project's config.yaml, also when Snakemake runs in another directory (-d)
+configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
-# reject a bad config before any job starts, naming each bad key and what is allowed
-coerce_cli_types(config)  # --config seeds="[0,1]" arrives as strings
-check_config(config)
-validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
+# reject a bad config before any job starts, naming every problem at once
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+coerce_cli_types(config, SCHEMA)  # --config seeds="[0,1]" arrives as strings
+check_config(config, SCHEMA)
+validate(config, str(SCHEMA))  # fills in the defaults
 
 
 include: "workflow/rules/common.smk"
@@ -48,7 +50,11 @@ rule all:
     default_target: True
     input:
         datasets=all_datasets(),
-        runs=[all_runs(kind) for kind in paths.RUN_FILES],
+        runs=[per_cell(P.run_file(kind)) for kind in TRAIN_FILES],
+        probes=all_probes(PROBES),
         tables=all_tables(),
+        tables_html=expand(
+            P.table_html, name=[n for n, t in TABLES.items() if t.in_report]
+        ),
         figures=all_figures(),
-        headline=paths.HEADLINE,
+        headline=P.headline,

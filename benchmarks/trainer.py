@@ -1,18 +1,22 @@
-"""Trainer benchmark: the tutorials' loop against the project's trainer, side by side in one
-process, with the arithmetic floor measured on the same machine in the same run.
+"""Trainer benchmark: the tutorials' loop, the project's torch-ops trainer and the fused C++
+kernel side by side in one process, with this CPU's roofline floor measured in the same run.
 
 For each arch, sequence length T, number of seeds K and thread count it times one training
-epoch (forward + backward + Adam, full batch of N sequences, hidden 10) and reports
-milliseconds per seed-epoch (median of repeats):
+epoch (forward + backward + Adam over N = 1000 sequences, hidden 10) and reports milliseconds
+per seed-epoch (median of repeats), in one full batch and in minibatches of B = 50 (T = 100),
+where it also reports microseconds per sample processed:
 
 - ``reference``: one torch.nn RNN/GRU/LSTM + Linear per seed, trained one after the other with
   torch.optim.Adam, as the seed notebooks do. Its cost per seed does not depend on K, so it is
-  timed once per (arch, T, threads) on a single seed;
-- ``stacked-autograd``: the project's stacked-seed model with autograd through the time loop;
-- ``project``: what the pipeline trains with (stacked seeds, hand-written BPTT, fused Adam).
+  timed once per (arch, T, threads, batch) on a single seed;
+- ``bptt``: stacked seeds, torch ops with the hand-written BPTT (``backend="bptt"``);
+- ``fused``: stacked seeds through the compiled kernel (``backend="fused"``, fused.py);
+- ``autograd`` (with ``--variants``): stacked seeds, autograd through the time loop.
 
-The floor is FLOPs / (this machine's batched-matmul GFLOP/s at this thread count), FLOPs per
-seed-epoch = 3 (forward + 2x backward) x N x T x per-step FLOPs.
+The floor is max(FLOPs / peak FMA rate, bytes / memory bandwidth), both measured here at the
+row's thread count: the peak from a compiled FMA loop (the kernel's ``fma_gflops``), the
+bandwidth from a 256 MiB copy. FLOPs per seed-epoch = 3 (forward + 2x backward) x N x T x the
+forward FLOPs of a step (a sigmoid or tanh counted as one FLOP), so the floor is a lower bound.
 
     .venv/bin/python benchmarks/trainer.py            # full grid, writes results/benchmarks/
     .venv/bin/python benchmarks/trainer.py --quick    # a small grid for a smoke test
@@ -21,134 +25,131 @@ seed-epoch = 3 (forward + 2x backward) x N x T x per-step FLOPs.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from bench_steps import (  # noqa: E402
+    HIDDEN,
+    N,
+    bandwidth_gbs,
+    bptt_bytes,
+    bytes_per_seed_epoch,
+    flops_per_seed_epoch,
+    peak_gflops,
+    reference_step,
+    stacked_step,
+    time_call,
+)
 
-from rnnmemory.archs import GATES  # noqa: E402
-from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_model_layout  # noqa: E402
+from rnnmemory import fused  # noqa: E402
 from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
 
-HIDDEN, INPUT, N = 10, 1, 1000
-# elementwise FLOPs per hidden unit and step besides the matmuls (gate math, activations)
-ELEMENTWISE = {"rnn": 2, "gru": 13, "lstm": 13}
+BPTT_MEMORY_LIMIT = 6 * 2**30  # skip bptt rows whose buffers would need more (K = 20, T = 1000)
 
 
-def flops_per_seed_epoch(arch, seq_len, batch=N, hidden=HIDDEN, inputs=INPUT):
-    gates = GATES[arch] * hidden
-    per_step = 2 * gates * (hidden + inputs) + ELEMENTWISE[arch] * hidden
-    return 3 * batch * seq_len * per_step
+def repeats_for(seq_len, repeats):
+    """Fewer repeats for the long rows, whose epochs take seconds."""
+    return repeats if seq_len <= 100 else max(2, repeats // 2) if seq_len <= 400 else 2
 
 
-def matmul_gflops(repeats=20):
-    """Batched float32 matmul throughput at the current thread count (GFLOP/s)."""
-    a, b = torch.randn(64, 256, 256), torch.randn(64, 256, 256)
-    torch.bmm(a, b)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.bmm(a, b)
-        times.append(time.perf_counter() - start)
-    return 2 * 64 * 256**3 / statistics.median(times) / 1e9
+def time_epoch(step, repeats, n_seeds=1):
+    """ms per seed-epoch."""
+    return time_call(step, repeats) * 1e3 / n_seeds
 
 
-def time_epochs(step, epochs, warmup=2):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def roofline(threads):
+    torch.set_num_threads(threads)
+    gflops, gbs = peak_gflops(), bandwidth_gbs()
+    print(f"threads {threads}: peak FMA {gflops:.0f} GFLOP/s, copy {gbs:.1f} GB/s", flush=True)
+    return gflops, gbs
 
 
-def reference_step(arch, seq_len, seed=0):
-    """The seeds' loop: torch.nn module + Linear head, MSE, Adam, full batch."""
-    torch.manual_seed(seed)
-    net = TorchNet(arch, INPUT, HIDDEN, 1, 1)
-    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
-    x, y = torch.randn(N, seq_len, INPUT), torch.randn(N, 1)
-    loss_fn = torch.nn.MSELoss()
-
-    def step():
-        loss = loss_fn(net(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
+def floor_ms(arch, seq_len, gflops, gbs):
+    compute = flops_per_seed_epoch(arch, seq_len) / (gflops * 1e9)
+    memory = bytes_per_seed_epoch(seq_len) / (gbs * 1e9)
+    return max(compute, memory) * 1e3
 
 
-def stacked_step(arch, seq_len, n_seeds, backend):
-    model = StackedRecurrentNet.from_seeds(
-        range(n_seeds), arch, backend=backend, input_size=INPUT, hidden_size=HIDDEN,
-        num_layers=1, output_size=1,
-    )  # fmt: skip
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
-    x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT))
-    y = torch.randn(n_seeds, N, 1)
-
-    def step():
-        loss = per_model_loss(model(x), y, "mse").sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def run(archs, seq_lens, seed_counts, thread_counts, repeats, variants):
+def run(args):
     rows = []
-    for threads in thread_counts:
-        torch.set_num_threads(threads)
-        gflops = matmul_gflops()
-        print(f"threads {threads}: batched matmul {gflops:.1f} GFLOP/s", flush=True)
-        for arch in archs:
-            for seq_len in seq_lens:
-                floor_ms = flops_per_seed_epoch(arch, seq_len) / (gflops * 1e9) * 1e3
-                ref_ms = time_epochs(reference_step(arch, seq_len), repeats) * 1e3
-                for n_seeds in seed_counts:
+    shapes = [(t, None) for t in args.seq_lens] + [(args.minibatch_seq_len, args.minibatch)]
+    shapes = [s for s in shapes if s[1] is None or args.minibatch]
+    for threads in args.threads:
+        gflops, gbs = roofline(threads)
+        for arch in args.archs:
+            for seq_len, batch in shapes:
+                repeats = repeats_for(seq_len, args.repeats)
+                ref = time_epoch(reference_step(arch, seq_len, batch), repeats)
+                for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
-                        reference_ms=ref_ms, floor_ms=floor_ms, matmul_gflops=gflops,
+                        batch=batch or N, reference_ms=ref,
+                        floor_ms=floor_ms(arch, seq_len, gflops, gbs),
+                        peak_gflops=gflops, copy_gbs=gbs,
                     )  # fmt: skip
-                    for variant in variants:
-                        step = stacked_step(arch, seq_len, n_seeds, backend=variant)
-                        ms = time_epochs(step, repeats) * 1e3 / n_seeds
-                        row[f"{VARIANT_NAMES[variant]}_ms"] = ms
+                    for variant in args.variants:
+                        row[f"{variant}_ms"] = math.nan
+                        if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
+                            continue  # would not fit in memory
+                        step = stacked_step(arch, seq_len, n_seeds, variant, batch)
+                        row[f"{variant}_ms"] = time_epoch(step, repeats, n_seeds)
                     rows.append(row)
-                    print(
-                        f"  {arch:4} T={seq_len:<4} K={n_seeds:<3} reference {ref_ms:7.2f} ms  "
-                        + "  ".join(
-                            f"{VARIANT_NAMES[v]} {row[f'{VARIANT_NAMES[v]}_ms']:7.2f} ms"
-                            for v in variants
-                        )
-                        + f"  floor {floor_ms:6.3f} ms",
-                        flush=True,
-                    )
-    table = pd.DataFrame(rows)
-    table["speedup"] = table["reference_ms"] / table["project_ms"]
-    table["over_floor"] = table["project_ms"] / table["floor_ms"]
+                    print(progress_line(row, args.variants), flush=True)
+    return derived(pd.DataFrame(rows), args.variants)
+
+
+def progress_line(row, variants):
+    times = "  ".join(f"{v} {row[f'{v}_ms']:8.2f}" for v in variants)
+    return (
+        f"  {row['arch']:4} T={row['seq_len']:<4} B={row['batch']:<4} K={row['seeds']:<2} "
+        f"reference {row['reference_ms']:8.2f}  {times}  floor {row['floor_ms']:6.3f} ms"
+    )
+
+
+def derived(table, variants):
+    """Speed-ups over the reference, the ratio to the floor, and for the minibatch rows the
+    cost per sample processed (us)."""
+    for variant in variants:
+        table[f"{variant}_speedup"] = table["reference_ms"] / table[f"{variant}_ms"]
+    if "fused" in variants:
+        table["fused_over_floor"] = table["fused_ms"] / table["floor_ms"]
+    for name in ["reference"] + list(variants):
+        table[f"{name}_us_per_sample"] = table[f"{name}_ms"] * 1e3 / N
     return table
 
 
-VARIANT_NAMES = {"autograd": "stacked_autograd", "bptt": "project"}
+def markdown(table, variants):
+    """Two tables: full batch (ms per seed-epoch) and minibatches (us per sample processed)."""
+    full = table[table["batch"] == N]
+    mini = table[table["batch"] != N]
+    keys = ["arch", "seq_len", "seeds", "threads"]
+    speed = [f"{v}_speedup" for v in variants]
+    over = ["fused_over_floor"] if "fused" in variants else []
+    parts = [
+        "Full batch, N = 1000: ms per seed-epoch",
+        _md(full, keys + ["reference_ms"] + [f"{v}_ms" for v in variants] + ["floor_ms"]
+            + speed + over),
+    ]  # fmt: skip
+    if len(mini):
+        units = [f"{n}_us_per_sample" for n in ["reference"] + list(variants)]
+        batch = int(mini["batch"].iloc[0])
+        parts += [
+            f"\nMinibatches of {batch}: us per sample processed (per seed)",
+            _md(mini, keys + ["batch"] + units + speed),
+        ]
+    return "\n".join(parts)
 
 
-def markdown(table):
-    cols = ["arch", "seq_len", "seeds", "threads", "reference_ms"]
-    cols += [c for c in table if c.endswith("_ms") and c not in cols + ["floor_ms"]]
-    cols += ["floor_ms", "speedup", "over_floor"]
+def _md(table, cols):
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in table[cols].iterrows():
         cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
@@ -156,24 +157,29 @@ def markdown(table):
     return "\n".join(lines)
 
 
-def plot(table, path):
+def plot(table, variants, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
-    data = table[table["threads"] == table["threads"].min()]
-    grid = sns.relplot(
-        data=data, x="seq_len", y="speedup", hue="arch", style="seeds", kind="line",
-        markers=True, height=3.5, aspect=1.3,
+    data = table[(table["threads"] == table["threads"].min()) & (table["batch"] == N)]
+    long = data.melt(
+        id_vars=["arch", "seq_len", "seeds"], value_vars=[f"{v}_speedup" for v in variants],
+        var_name="path", value_name="speedup",
     )  # fmt: skip
+    long["path"] = long["path"].str.replace("_speedup", "")
+    grid = sns.relplot(
+        data=long, x="seq_len", y="speedup", hue="arch", style="path", col="seeds",
+        kind="line", markers=True, height=3.5, aspect=1.1,
+    )  # fmt: skip
+    ticks = sorted(data["seq_len"].unique())
     for ax in grid.axes.flat:
         ax.set_xscale("log")
-        ax.set_xticks(sorted(data["seq_len"].unique()))
-        ax.set_xticklabels([str(t) for t in sorted(data["seq_len"].unique())])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
         ax.minorticks_off()
         ax.axhline(1, color="0.4", ls="--", lw=1)
-        ax.axhline(5, color="tab:green", ls=":", lw=1)
         ax.set_xlabel("sequence length T")
         ax.set_ylabel("speed-up over the tutorials' loop (per seed)")
     grid.figure.suptitle(f"Trainer speed-up, {int(data['threads'].iloc[0])} thread", y=1.03)
@@ -183,28 +189,34 @@ def plot(table, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", nargs="+", default=["rnn", "gru", "lstm"])
-    parser.add_argument("--seq-lens", nargs="+", type=int, default=[10, 100, 400])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 5, 20])
+    parser.add_argument("--seq-lens", nargs="+", type=int, default=[10, 100, 400, 1000])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[5, 20])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=["autograd", "bptt"])
+    parser.add_argument("--repeats", type=int, default=5, help="fewer for T > 100")
+    parser.add_argument("--minibatch", type=int, default=50, help="0: no minibatch rows")
+    parser.add_argument("--minibatch-seq-len", type=int, default=100)
+    parser.add_argument("--variants", nargs="+", default=["bptt", "fused"])
+    parser.add_argument("--limit", type=float, default=BPTT_MEMORY_LIMIT, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
-    parser.add_argument("--quick", action="store_true", help="T 10, 50; K 1, 5; 1 thread")
+    parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [1, 5], [1], 3
-    tune_cpu_runtime()  # for every variant alike, as the train jobs do
-    if "bptt" not in args.variants:
-        args.variants.append("bptt")
+        args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [5], [1], 3
+        args.minibatch_seq_len = 50
+    tune_cpu_runtime()  # for every path alike, as the train jobs do
+    if "fused" in args.variants and fused.load() is None:
+        print(f"fused kernel unavailable ({fused.unavailable_reason()}): not timed")
+        args.variants.remove("fused")
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, N={N}, hidden {HIDDEN}")  # fmt: skip
-    table = run(args.archs, args.seq_lens, args.seeds, args.threads, args.repeats, args.variants)
+    table = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "trainer.csv", index=False)
-    (out / "trainer.md").write_text(markdown(table) + "\n")
-    plot(table, out / "trainer.png")
-    print(markdown(table))
+    text = markdown(table, args.variants)
+    (out / "trainer.md").write_text(text + "\n")
+    plot(table, args.variants, out / "trainer.png")
+    print(text)
     print(f"wrote {out}/trainer.csv, trainer.md, trainer.png")
 
 

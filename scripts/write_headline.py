@@ -1,13 +1,20 @@
-"""Snakemake entry point: the report's first page, a few sentences written from the tables."""
+"""Snakemake entry point: the report's first page, written from the tables."""
+
+from pathlib import Path
 
 import pandas as pd
 
+from rnnmemory.headline import headline_rst
 from rnnmemory.io import atomic_path, log_to
-from rnnmemory.tables import headline_rst
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])
-text = headline_rst(pd.read_parquet(smk.input.critical), pd.read_parquet(smk.input.summary))
+figures = {
+    task: (Path(png).read_bytes(), smk.params.figure_paths[task])
+    for task, png in zip(smk.params.tasks, smk.input.figures, strict=True)
+}
+text = headline_rst(pd.read_parquet(smk.input.horizon), pd.read_parquet(smk.input.summary),
+                    figures)  # fmt: skip
 with atomic_path(smk.output[0]) as tmp:
-    open(tmp, "w").write(text)
-print(text, file=log)
+    Path(tmp).write_text(text)
+print(f"{len(text)} characters -> {smk.output[0]}", file=log)

@@ -136,3 +136,16 @@ def test_matched_hidden_sizes_give_about_equal_parameter_counts():
         assert abs(count - target) <= 0.05 * target
         for other in (size - 1, size + 1):  # no neighbour is closer
             assert abs(param_count(arch, other, 1, 1) - target) >= abs(count - target)
+
+
+def test_every_arch_record_has_its_torch_side():
+    """An arch is one record in archs.py plus its step, its BPTT layer and its kernel."""
+    from rnnmemory import bptt
+    from rnnmemory.archs import ARCH_RECORDS
+    from rnnmemory.models import STEPS, TORCH_RECURRENT
+
+    assert set(STEPS) == set(bptt.LAYERS) == set(TORCH_RECURRENT) == set(ARCH_RECORDS)
+    for name, record in ARCH_RECORDS.items():
+        assert TORCH_RECURRENT[name].__name__ == record.torch_class
+    with pytest.raises(ValueError, match="no BPTT layer for arch 'transformer'"):
+        bptt.run_layer("transformer", *[torch.zeros(1, 1, 1, 1)] * 5)

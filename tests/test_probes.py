@@ -135,3 +135,32 @@ def test_length_generalisation_at_factor_one_is_the_test_loss():
     expected = per_model_loss(result.model(x), y, "mse").tolist()
     got = [r["test_loss"] for r in rows if r["eval_len"] == 12]
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_trained_length_keeps_its_row_when_another_factor_rounds_to_it():
+    """seq_len 2, factors 0.75 and 2: round(0.75 * 2) = 2 is the trained length; the row must
+    be factor 1's (it was 0.75's, and factor 1 was missing)."""
+    seeds, data = [0], {"n_train": 8, "n_test": 8}
+    datasets = [make_dataset("first_plus_last", 2, 0, **data)]
+    result = train_cell(datasets, seeds, "rnn", {"hidden_size": 3, "num_layers": 1},
+                        TrainSettings(epochs=1), log=lambda line: None)  # fmt: skip
+    rows = length_generalisation(result.model, "first_plus_last", 2, seeds, [0.75, 2], data)
+    assert {(r["factor"], r["eval_len"]) for r in rows} == {(1.0, 2), (2.0, 4)}
+
+
+def test_the_lstm_state_gradient_includes_the_cell_path():
+    """An LSTM with W_hh = 0 and its forget gate held open (bias 20) carries x[0] to the end
+    through the cell state only: dL/dh_0 is exactly 0, yet the error signal reaches step 0
+    through c undiminished. The probe's state gradient is that of (h_t, c_t)."""
+    model = StackedRecurrentNet.from_seeds([0], "lstm", hidden_size=4, input_size=1,
+                                           num_layers=1, output_size=1).double()  # fmt: skip
+    with torch.no_grad():
+        model.weight_hh_l0.zero_()
+        model.bias_ih_l0[:, 4:8] = 20.0  # forget gate: sigmoid(20) = 1 - 2e-9
+    x = torch.randn(1, 1, 12, 32, dtype=torch.float64)
+    y = torch.randn(1, 32, 1, dtype=torch.float64)
+    grad = gradients_through_time(model, x, y, "mse")["grad_h"][0]  # (T,)
+    assert grad[0] > 0.2 * grad[-1] > 0
+    out, states = model(x, return_states=True)
+    (h_only,) = torch.autograd.grad(((out - y) ** 2).sum(), states[0])
+    assert torch.count_nonzero(h_only) == 0  # what an h-only probe reported at step 0

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import ROOT, assert_same_runs_as_a_local_run, copy_project, snakemake
+from helpers import ROOT, TINY, assert_same_runs_as_a_local_run, copy_project, snakemake
+
+pytestmark = pytest.mark.slow
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 # poll the test cluster often: jobs here take seconds, not hours
@@ -97,6 +99,6 @@ def test_failing_train_job_is_retried_and_reported_with_its_log(cluster, tmp_pat
     attempts = re.findall(r"submitted with SLURM jobid \d+ \(log: \S+/rule_train_cell/", output)
     assert len(attempts) == 3  # the first try and the profile's 2 retries
     assert len(list((workdir / ".snakemake/slurm_logs/rule_train_cell").rglob("*.log"))) == 3
-    assert "results/logs/train/base/first_plus_last/rnn/T5.log" in output
-    log = (workdir / "results/logs/train/base/first_plus_last/rnn/T5.log").read_text()
+    assert f"{TINY}/logs/train/base/first_plus_last/rnn/T5.log" in output
+    log = (workdir / TINY / "logs/train/base/first_plus_last/rnn/T5.log").read_text()
     assert "torch sees no CUDA device" in log + output

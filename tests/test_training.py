@@ -112,3 +112,20 @@ def test_match_params_sizes_the_network_like_the_reference_arch():
     settings = TrainSettings(epochs=1)
     result = train_cell(cell("first_plus_last", [0]), [0], "rnn", model, settings, log=print)
     assert result.model.hidden_size == 21 and result.model.params_per_model() == 526
+
+
+def test_log_lines_follow_log_every_alone():
+    """log_every need not be a multiple of eval_every (the log line used to sit inside the
+    evaluation's condition, so 7 with eval_every 5 logged only at 35, 70, ...)."""
+    lines = []
+    settings = TrainSettings(epochs=30, eval_every=5, log_every=7)
+    train_cell(cell("first_plus_last", [0]), [0], "rnn", MODEL, settings, log=lines.append)
+    logged = [int(line.split()[1].split("/")[0]) for line in lines if line.startswith("epoch")]
+    assert logged == [1, 7, 14, 21, 28, 30]
+
+
+def test_training_leaves_outcomes_to_the_tables():
+    """run_metrics used to write an 'outcome' that collect_tables then overwrote."""
+    datasets = cell("first_plus_last", [0])
+    result = train(datasets, [0], "rnn", epochs=2)
+    assert "outcome" not in run_metrics(result, 0, datasets[0], 0.1)

@@ -1,9 +1,26 @@
-"""The architecture registry (torch-free, so the workflow can validate names): each arch and
-the number of gate blocks its recurrent weight matrices stack, and parameter counting for
-'fair arms' (every arch sized to about the same number of parameters)."""
+"""The architecture registry (torch-free, so the workflow can validate names and size jobs):
+one record per arch, and parameter counting for 'fair arms' (every arch sized to about the same
+number of parameters). The torch side of an arch, its step and its BPTT layer, is registered
+under the same name in ``models.STEPS`` and ``bptt.LAYERS`` (a test checks they agree)."""
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-ARCHS = tuple(GATES)
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Arch:
+    gates: int  # gate blocks stacked in W_ih and W_hh (torch.nn's layout)
+    torch_class: str  # the torch.nn module it equals
+    cost: float  # CPU time per step relative to the RNN (sizes a cluster job's time request)
+    description: str
+
+
+ARCH_RECORDS = {
+    "rnn": Arch(1, "RNN", 1.0, "Elman network, tanh or relu"),
+    "gru": Arch(3, "GRU", 3.0, "gated recurrent unit (Cho et al. 2014)"),
+    "lstm": Arch(4, "LSTM", 3.0, "long short-term memory (Hochreiter & Schmidhuber 1997)"),
+}
+ARCHS = tuple(ARCH_RECORDS)
+GATES = {name: arch.gates for name, arch in ARCH_RECORDS.items()}
 
 
 def param_count(arch, hidden_size, input_size, output_size, num_layers=1) -> int:

@@ -284,11 +284,18 @@ def _setup(ctx, x, weight, blocks, workspace, all_states):
     return _inputs_buffer(ctx, x, hidden), n_models, steps, batch, hidden
 
 
+# the hand-written BPTT layer of each arch in archs.ARCH_RECORDS (a test checks they agree)
+LAYERS = {"rnn": RNNLayer, "gru": GRULayer, "lstm": LSTMLayer}
+
+
 def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
     """One layer: x (K, I, T, N) -> all states (K, H, T, N), or the last (K, H, N)."""
+    if arch not in LAYERS:
+        raise ValueError(f"no BPTT layer for arch {arch!r}; known: {', '.join(LAYERS)}")
     weight, bias = step_matrix(arch, w_ih, w_hh, b_ih, b_hh)
-    if arch == "rnn":
-        return RNNLayer.apply(x, weight, bias, workspace, relu, all_states)
-    if arch == "gru":
-        return GRULayer.apply(x, weight, bias, workspace, all_states)
-    return LSTMLayer.apply(x, weight, bias, workspace, all_states)
+    # only a pass that a backward pass follows may claim the reused buffers: under no_grad
+    # ctx.needs_input_grad is still True, and nothing would release them again
+    train = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, b_ih, b_hh))
+    workspace = workspace if train else None
+    extra = (relu,) if arch == "rnn" else ()
+    return LAYERS[arch].apply(x, weight, bias, workspace, *extra, all_states)

@@ -10,10 +10,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .archs import ARCHS
+from .paths import SUBFOLDERS
 from .tasks import TASKS
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
 
 BASE = "base"  # the variant that is the config itself
 VARIANT_SECTIONS = ("model", "data", "train")  # what a variant may change
@@ -23,7 +21,7 @@ class ConfigError(ValueError):
     """A config value that the study cannot run with."""
 
 
-def load_schema(schema_path=SCHEMA) -> dict:
+def load_schema(schema_path) -> dict:
     return yaml.safe_load(Path(schema_path).read_text())
 
 
@@ -52,7 +50,7 @@ def _coerce(value, schema: dict):
     return value
 
 
-def coerce_cli_types(config: dict, schema_path=SCHEMA) -> dict:
+def coerce_cli_types(config: dict, schema_path) -> dict:
     """Snakemake's ``--config seeds="[0,1]"`` yields the strings '0' and '1' (it parses lists
     and dicts with YAML's BaseLoader). Convert such strings to what the schema asks for, so the
     documented overrides work; anything that does not parse is left for validation to reject.
@@ -66,7 +64,7 @@ def coerce_cli_types(config: dict, schema_path=SCHEMA) -> dict:
     return config
 
 
-def schema_problems(config: dict, schema_path=SCHEMA) -> list[str]:
+def schema_problems(config: dict, schema_path) -> list[str]:
     """Every violation of the JSON schema, each as 'key: what is wrong; what is allowed'."""
     schema = load_schema(schema_path)
     problems = []
@@ -86,90 +84,172 @@ def variant_names(config: dict) -> list[str]:
     return [BASE, *(config.get("variants") or {})]
 
 
+def variant_archs(config: dict, name: str) -> list[str]:
+    """The archs a variant trains: its own ``archs`` or the config's, in the config's order."""
+    own = None if name == BASE else (config["variants"][name] or {}).get("archs")
+    return [arch for arch in config["archs"] if own is None or arch in own]
+
+
 def variant_config(config: dict, name: str) -> dict:
     """The model, data and train settings of one variant: the base config's, with the
     variant's keys replacing those it names."""
     override = {} if name == BASE else config["variants"][name]
+
+    def section_of(source, section):
+        value = source.get(section)
+        return value if isinstance(value, dict) else {}
+
     return {
-        section: {**(config.get(section) or {}), **(override.get(section) or {})}
+        section: {**section_of(config, section), **section_of(override, section)}
         for section in VARIANT_SECTIONS
     }
 
 
 def _variant_problems(config: dict, schema_path) -> list[str]:
+    """A variant's own keys, checked as the base config's sections are; problems of base keys
+    it inherits are the base config's and reported once, there."""
+    variants = config.get("variants")
     problems = []
-    for name, override in (config.get("variants") or {}).items():
+    for name, override in (variants if isinstance(variants, dict) else {}).items():
         if name == BASE or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
             problems.append(
                 f"variants: bad name {name!r}; allowed: letters, digits and _, starting with a "
                 f"letter, other than {BASE!r}"
             )
             continue
-        if "threads" in ((override or {}).get("train") or {}):
+        if not isinstance(override, dict):
+            continue  # the schema reports it
+        archs = override.get("archs")
+        outside = sorted(
+            set(archs if isinstance(archs, list) else []) - set(_list(config, "archs"))
+        )
+        if outside:
+            problems.append(
+                f"variants.{name}.archs: {outside} not in the config's archs; allowed: "
+                f"{', '.join(map(str, _list(config, 'archs')))}"
+            )
+        if "threads" in (override.get("train") or {}):
             problems.append(f"variants.{name}.train.threads: set threads in the base config")
         merged = {**config, **variant_config(config, name), "variants": {}}
-        problems += [
-            f"variants.{name}.{problem}"
-            for problem in schema_problems(merged, schema_path)
-            if problem.split(":")[0].split(".")[0] in VARIANT_SECTIONS
-        ]
-        problems += _model_problems(merged["model"], f"variants.{name}.")
+        own = {
+            f"{section}.{key}" for section in VARIANT_SECTIONS
+            for key in (override.get(section) if isinstance(override.get(section), dict) else {})
+        }  # fmt: skip
+        for problem in schema_problems(merged, schema_path):
+            key = problem.split(":")[0]
+            unknown_key = key in VARIANT_SECTIONS and "unknown key" in problem
+            if unknown_key or ".".join(key.split(".")[:2]) in own:
+                problems.append(f"variants.{name}.{problem}")
+        if own & {"model.match_params", "model.init", "model.nonlinearity",
+                   "model.lstm_forget_bias"}:  # fmt: skip
+            problems += _model_problems(merged["model"], f"variants.{name}.")
     return problems
 
 
 def _model_problems(model: dict, prefix="") -> list[str]:
-    """Registry names inside the model section (of the base config or of a variant)."""
-    reference = (model or {}).get("match_params")
-    if reference is None or reference in ARCHS:
-        return []
-    allowed = ", ".join(ARCHS)
-    return [f"{prefix}model.match_params: unknown arch {reference!r}; allowed: null, {allowed}"]
+    """Registry names and the rules that tie model keys together (base config or variant)."""
+    model = model or {}
+    problems = []
+    reference = model.get("match_params")
+    if reference is not None and reference not in ARCHS:
+        allowed = ", ".join(ARCHS)
+        problems.append(
+            f"{prefix}model.match_params: unknown arch {reference!r}; allowed: null, {allowed}"
+        )
+    if model.get("init") == "identity" and model.get("nonlinearity", "tanh") != "relu":
+        problems.append(
+            f"{prefix}model.init: identity is the IRNN (Le et al. 2015), a relu network; "
+            f"set {prefix}model.nonlinearity: relu"
+        )
+    if model.get("init") == "chrono" and model.get("lstm_forget_bias") is not None:
+        problems.append(
+            f"{prefix}model.init: chrono sets the LSTM forget bias itself; leave "
+            f"{prefix}model.lstm_forget_bias null"
+        )
+    return problems
 
 
-def check_config(config: dict, schema_path=SCHEMA) -> None:
-    """Raise ``ConfigError`` listing every problem of the config: schema first, then the
-    registries and the rules that tie keys together."""
-    problems = schema_problems(config, schema_path)
-    if not problems:
-        problems += _variant_problems(config, schema_path)
-    if problems:  # later checks assume the schema's types
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+def _list(config, key) -> list:
+    """A grid list as given, or [] where the schema already reports it as malformed."""
+    values = config.get(key)
+    return values if isinstance(values, list) else []
+
+
+def _grid_problems(config: dict) -> list[str]:
+    problems = []
     for key in ("tasks", "archs", "seq_lens", "seeds"):
-        values = config.get(key) or []
-        if not values:
-            problems.append(f"{key}: must list at least one value")
+        values = [v for v in _list(config, key) if isinstance(v, str | int)]
         duplicates = sorted({v for v in values if values.count(v) > 1}, key=str)
         if duplicates:
             problems.append(f"{key}: duplicate values {duplicates}; list each once")
-    for task in config.get("tasks") or []:
+    lengths = [t for t in _list(config, "seq_lens") if isinstance(t, int)]
+    task_params = config.get("task_params") if isinstance(config.get("task_params"), dict) else {}
+    for task in _list(config, "tasks"):
         if task not in TASKS:
             problems.append(f"tasks: unknown task {task!r}; allowed: {', '.join(TASKS)}")
             continue
-        too_short = [t for t in config.get("seq_lens") or [] if t < TASKS[task].min_seq_len]
+        # a lag-like knob (recent_plus_last's lag) needs at least that many steps
+        params = task_params.get(task) if isinstance(task_params.get(task), dict) else {}
+        lag = params.get("lag", TASKS[task].params.get("lag", 0))
+        shortest = max(TASKS[task].min_seq_len, lag if isinstance(lag, int) else 0)
+        too_short = [t for t in lengths if t < shortest]
         if too_short:
+            why = f" (task_params.{task}.lag = {lag})" if shortest == lag else ""
             problems.append(
-                f"seq_lens: {too_short} too short for task {task!r}, "
-                f"which needs seq_len >= {TASKS[task].min_seq_len}"
+                f"seq_lens: {too_short} too short for task {task!r}, which needs "
+                f"seq_len >= {shortest}{why}"
             )
-    for arch in config.get("archs") or []:
+    for arch in _list(config, "archs"):
         if arch not in ARCHS:
             problems.append(f"archs: unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
-    problems += _model_problems(config.get("model"))
-    for task, params in (config.get("task_params") or {}).items():
+    for task, params in task_params.items():
         if task not in TASKS:
             problems.append(f"task_params: unknown task {task!r}; allowed: {', '.join(TASKS)}")
             continue
-        unknown = sorted(set(params or {}) - set(TASKS[task].params))
+        unknown = sorted(set(params if isinstance(params, dict) else {}) - set(TASKS[task].params))
         if unknown:
             allowed = ", ".join(TASKS[task].params) or "none"
             problems.append(f"task_params.{task}: unknown key(s) {unknown}; allowed: {allowed}")
-    lag = ((config.get("task_params") or {}).get("recent_plus_last") or {}).get("lag", 5)
-    if "recent_plus_last" in (config.get("tasks") or []):
-        short = [t for t in config.get("seq_lens") or [] if t < lag]
-        if short:
-            problems.append(
-                f"seq_lens: {short} shorter than task_params.recent_plus_last.lag = {lag}"
-            )
+    return problems
+
+
+def _results_dir_problems(config: dict) -> list[str]:
+    results_dir = config.get("results_dir")
+    if not isinstance(results_dir, str):
+        return []
+    if results_dir.strip("/").split("/")[-1] in SUBFOLDERS:
+        return [
+            f"results_dir: {results_dir!r} ends in a folder name that studies use inside their "
+            f"results_dir ({', '.join(SUBFOLDERS)}); choose another name, e.g. results/my_study"
+        ]
+    return []
+
+
+def _analysis_problems(config: dict) -> list[str]:
+    analysis = config.get("analysis") if isinstance(config.get("analysis"), dict) else {}
+    budgets = analysis.get("budget_variants")
+    variants = config.get("variants") if isinstance(config.get("variants"), dict) else {}
+    unknown = sorted(set(budgets if isinstance(budgets, dict) else {}) - set(variants))
+    if unknown:
+        return [
+            f"analysis.budget_variants: {unknown} not among the config's variants; allowed: "
+            f"{', '.join(variants) or 'none (the config has no variants)'}"
+        ]
+    return []
+
+
+def check_config(config: dict, schema_path) -> None:
+    """Raise ``ConfigError`` listing every problem of the config in one message, each once:
+    the JSON schema's, the registries' (task, arch and knob names) and the rules that tie keys
+    together. Registry checks skip values the schema already rejects."""
+    problems = schema_problems(config, schema_path)
+    problems += _variant_problems(config, schema_path)
+    problems += _grid_problems(config)
+    model = config.get("model")
+    problems += _model_problems(model if isinstance(model, dict) else {})
+    problems += _results_dir_problems(config)
+    problems += _analysis_problems(config)
+    problems = list(dict.fromkeys(problems))  # each once, in the order found
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 

@@ -50,13 +50,21 @@ def read_json(path) -> dict:
         raise ValueError(f"{path}: corrupt JSON ({err}); delete it and rerun to rebuild") from err
 
 
-def save_dataset(dataset: dict, path) -> None:
+PER_SEED = ("x_train", "y_train", "x_test", "y_test", "baseline_loss", "null_loss")
+
+
+def save_cell_datasets(datasets: list[dict], seeds: list[int], path) -> None:
+    """Every seed's dataset of one (task, seq_len) in one file: the per-seed arrays stacked on
+    a leading seed axis, the shared scalars (loss kind, classes) once."""
+    stacked = {name: np.stack([d[name] for d in datasets]) for name in PER_SEED}
+    shared = {k: v for k, v in datasets[0].items() if k not in PER_SEED}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **dataset)
+        np.savez(f, seeds=np.asarray(seeds), **stacked, **shared)
 
 
-def load_dataset(path) -> dict:
-    """A dataset written by ``save_dataset``, scalars back as Python values."""
+def load_cell_datasets(path) -> tuple[list[int], list[dict]]:
+    """The seeds and their datasets (dicts as ``tasks.make_dataset`` returns them) of a file
+    written by ``save_cell_datasets``; a damaged file is named in the error."""
     try:
         with np.load(path, allow_pickle=False) as data:
             loaded = {name: data[name] for name in data.files}
@@ -64,10 +72,17 @@ def load_dataset(path) -> dict:
         raise ValueError(
             f"{path}: unreadable dataset ({type(err).__name__}: {err}); delete it and rerun"
         ) from err
-    for name, value in loaded.items():
-        if value.ndim == 0:
-            loaded[name] = value.item()
-    return loaded
+    seeds = loaded.pop("seeds").tolist()
+    shared = {k: v.item() for k, v in loaded.items() if k not in PER_SEED}
+    datasets = [
+        {**shared, **{name: _scalar(loaded[name][k]) for name in PER_SEED}}
+        for k in range(len(seeds))
+    ]
+    return seeds, datasets
+
+
+def _scalar(value):
+    return value.item() if value.ndim == 0 else value
 
 
 def log_to(path):

@@ -18,11 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import bptt
+from . import bptt, fused
 from .archs import ARCHS, GATES
 
 TORCH_RECURRENT = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 LAYER_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+# bptt: torch ops with the hand-written BPTT; fused: the compiled CPU kernel (fused.py);
+# autograd: autograd through the Python time loop (the reference, and the only one that can
+# return every state's gradient)
+BACKENDS = ("bptt", "fused", "autograd")
+LAYER_RUNNERS = {"bptt": bptt.run_layer, "fused": fused.run_layer}
 
 
 class TorchNet(nn.Module):
@@ -99,6 +104,10 @@ def lstm_step(xp_t, h, c, w_hh):
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
+# each arch's step under autograd (the reference the BPTT layers and the kernel must equal)
+STEPS = {"rnn": rnn_step, "gru": gru_step, "lstm": lstm_step}
+
+
 class StackedRecurrentNet(nn.Module):
     """K independent recurrent networks with a linear head, trained side by side.
 
@@ -114,8 +123,8 @@ class StackedRecurrentNet(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
-        if backend not in ("bptt", "autograd"):
-            raise ValueError(f"unknown backend {backend!r}; allowed: bptt, autograd")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
         self.arch, self.nonlinearity, self.backend = arch, nonlinearity, backend
         self.shape = dict(
             input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
@@ -187,31 +196,35 @@ class StackedRecurrentNet(nn.Module):
     def layer_params(self, layer):
         return [getattr(self, f"{name}_l{layer}") for name in LAYER_TENSORS]
 
-    def forward(self, x, return_states=False):
+    def forward(self, x, return_states=False, return_cells=False):
         """x: (K, I, T, N) -> outputs (K, N, O). With ``return_states`` (autograd path only)
         also the top layer's hidden states, a list of T tensors (K, H, N) whose ``.grad`` after
-        backward is the full gradient through time."""
+        backward is the full gradient through time; with ``return_cells`` as well the LSTM's
+        cell states (an empty list for the other archs)."""
         inputs = x
         relu = self.nonlinearity == "relu"
+        return_states = return_states or return_cells
         for layer in range(self.num_layers):
             top = layer + 1 == self.num_layers
             w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
-            if self.backend == "bptt" and not return_states:
-                out = bptt.run_layer(
+            if self.backend in LAYER_RUNNERS and not return_states:
+                out = LAYER_RUNNERS[self.backend](
                     self.arch, inputs, w_ih, w_hh, b_ih, b_hh, relu, not top,
                     self._workspaces[layer],
                 )  # fmt: skip
                 inputs, last = out, out  # (K, H, T, N) below the top, (K, H, N) on top
             else:
-                states = self._autograd_layer(inputs, w_ih, w_hh, b_ih, b_hh)
+                states, cells = self._autograd_layer(inputs, w_ih, w_hh, b_ih, b_hh)
                 inputs, last = torch.stack(states, dim=2), states[-1]  # (K, H, T, N)
         out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
         out = out.transpose(1, 2)  # (K, N, O)
+        if return_cells:
+            return out, states, cells
         return (out, states) if return_states else out
 
     def _autograd_layer(self, x, w_ih, w_hh, b_ih, b_hh):
-        """One layer as a Python loop under autograd, x (K, I, T, N) -> T states (K, H, N):
-        the reference that the hand-written BPTT must equal."""
+        """One layer as a Python loop under autograd, x (K, I, T, N) -> T states (K, H, N) and,
+        for the LSTM, T cell states: the reference that the hand-written BPTT must equal."""
         n_models, _, steps, batch = x.shape
         hidden = self.hidden_size
         xp = torch.bmm(w_ih, x.flatten(2)).view(n_models, -1, steps, batch)  # (K, GH, T, N)
@@ -226,17 +239,17 @@ class StackedRecurrentNet(nn.Module):
         h = x.new_zeros(n_models, hidden, batch)  # (K, H, N)
         c = torch.zeros_like(h)
         relu = self.nonlinearity == "relu"
-        states = []
+        states, cells = [], []
         # unbind once: indexing xp[:, :, t] in the loop makes backward O(T^2)
+        step = STEPS[self.arch]
         for xp_t in xp.unbind(2):
-            if self.arch == "rnn":
-                h = rnn_step(xp_t, h, w_hh, relu)
-            elif self.arch == "gru":
-                h = gru_step(xp_t, h, w_hh, b_hn)
+            if self.arch == "lstm":
+                h, c = step(xp_t, h, c, w_hh)
+                cells.append(c)
             else:
-                h, c = lstm_step(xp_t, h, c, w_hh)
+                h = step(xp_t, h, w_hh, relu if self.arch == "rnn" else b_hn)
             states.append(h)
-        return states
+        return states, cells
 
 
 def to_model_layout(x: torch.Tensor) -> torch.Tensor:

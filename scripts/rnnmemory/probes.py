@@ -19,21 +19,28 @@ from .tasks import make_dataset
 
 def gradients_through_time(model: StackedRecurrentNet, x, y, loss_kind: str) -> dict:
     """How strongly each step's state and input move the loss: for every step t, the mean over
-    samples of ||d loss_n / d h_t|| (top layer's hidden state) and ||d loss_n / d x_t||.
+    samples of ||d loss_n / d s_t|| with s_t the top layer's state (h_t; for the LSTM the pair
+    (h_t, c_t), so the path through the cell state counts) and of ||d loss_n / d x_t||.
 
-    Seed 001's BPTT: d loss / d h_t is d loss / d h_{T-1} carried back through T-1-t Jacobians;
+    Seed 001's BPTT: d loss / d s_t is d loss / d s_{T-1} carried back through T-1-t Jacobians;
     when those shrink it, the early steps get no learning signal (vanishing gradients). Computed
     in float64 on a copy, so a gradient that vanishes shows its true size instead of underflowing
     float32. x (K, I, T, N) -> {"grad_h": (K, T), "grad_x": (K, T)} as numpy arrays."""
     probe = copy.deepcopy(model).to(torch.float64)
     x = x.detach().to(torch.float64).requires_grad_(True)  # (K, I, T, N)
     y = y.to(torch.float64) if y.is_floating_point() else y
-    out, states = probe(x, return_states=True)  # (K, N, O), T x (K, H, N)
+    out, states, cells = probe(x, return_cells=True)  # (K, N, O), T x (K, H, N), [] or T x ...
     # the summed per-sample loss: its gradient at sample n's h_t is d loss_n / d h_t
     total = per_sample_loss(out, y, loss_kind).sum()
-    grads = torch.autograd.grad(total, [x, *states])
+    grads = torch.autograd.grad(total, [x, *states, *cells], allow_unused=True)
     grad_x = grads[0].norm(dim=1).mean(dim=2)  # (K, T)
-    grad_h = torch.stack(grads[1:], dim=2).norm(dim=1).mean(dim=2)  # (K, H, T, N) -> (K, T)
+    steps = len(states)
+    state = torch.stack(grads[1 : 1 + steps], dim=2)  # (K, H, T, N)
+    if cells:  # the LSTM's state is (h_t, c_t); c_{T-1} reaches the loss only through h_{T-1}
+        cell = [g if g is not None else torch.zeros_like(c) for g, c in
+                zip(grads[1 + steps :], cells, strict=True)]  # fmt: skip
+        state = torch.cat([state, torch.stack(cell, dim=2)], dim=1)  # (K, 2H, T, N)
+    grad_h = state.norm(dim=1).mean(dim=2)  # (K, T)
     return {"grad_h": grad_h.detach().numpy(), "grad_x": grad_x.detach().numpy()}
 
 
@@ -92,7 +99,8 @@ def length_generalisation(
     param = next(model.parameters())
     rows = []
     lengths = {}
-    for factor in sorted({1.0, *map(float, factors)}):
+    # the trained length first: where another factor rounds to it too, the row is factor 1's
+    for factor in [1.0, *sorted(set(map(float, factors)) - {1.0})]:
         lengths.setdefault(max(1, round(factor * seq_len)), factor)
     for length, factor in lengths.items():
         try:

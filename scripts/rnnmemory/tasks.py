@@ -187,9 +187,11 @@ def task_params(task: str, overrides: dict | None = None) -> dict:
     return params
 
 
-def dataset_rng(task: str, seq_len: int, seed: int) -> np.random.Generator:
-    """One independent, reproducible stream per (task, seq_len, seed)."""
-    return np.random.default_rng([seed, seq_len, zlib.crc32(task.encode())])
+def dataset_rng(task: str, seq_len: int, seed: int, stream: int = 0) -> np.random.Generator:
+    """One independent, reproducible stream per (task, seq_len, seed); ``stream`` 1 is the
+    fresh training data of ``data.fresh_each_epoch``."""
+    key = [seed, seq_len, zlib.crc32(task.encode())] + ([stream] if stream else [])
+    return np.random.default_rng(key)
 
 
 def unigram_cross_entropy(train_labels: np.ndarray, test_labels: np.ndarray, n_classes: int):

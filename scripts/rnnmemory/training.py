@@ -13,13 +13,18 @@ import os
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from .analysis import learned_weights
 from .archs import matched_hidden_size
-from .models import StackedRecurrentNet, accuracy, per_model_loss, stack_data
-from .probes import gradients_through_time, prediction_samples
+from .inits import apply_init
+from .models import (
+    StackedRecurrentNet,
+    accuracy,
+    per_model_loss,
+    seeded_torch_net,
+    stack_data,
+)
+from .tasks import TASKS, dataset_rng
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -53,18 +58,55 @@ def clip_per_model(model: StackedRecurrentNet, max_norm: float):
         g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
 
 
+def resolve_backend(backend: str, device) -> str:
+    """``auto``: the fused C++ kernel on the CPU where it builds, else torch's ops (bptt)."""
+    if backend != "auto":
+        return backend
+    try:
+        from .fused import default_backend
+    except ImportError:
+        return "bptt"
+    return default_backend(device)
+
+
+def model_shape(datasets: list[dict], arch: str, model_cfg: dict) -> dict:
+    """Layer sizes of one cell's networks, from its data and the model settings."""
+    first = datasets[0]
+    shape = dict(
+        input_size=first["x_train"].shape[2],
+        output_size=first["n_classes"] or first["y_train"].shape[1],
+        hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
+    )  # fmt: skip
+    if model_cfg.get("match_params"):  # equal parameters: as many as the reference arch has
+        shape["hidden_size"] = matched_hidden_size(arch, model_cfg["match_params"], **shape)
+    if arch == "rnn":
+        shape["nonlinearity"] = model_cfg.get("nonlinearity", "tanh")
+    return shape
+
+
+def initial_model(datasets, seeds, arch, model_cfg, backend="bptt") -> StackedRecurrentNet:
+    """Every seed's network as initialised before training: torch.nn's init under the seed,
+    then the config's remedies (LSTM forget bias, ``model.init``). Probes rebuild it."""
+    shape = model_shape(datasets, arch, model_cfg)
+    seq_len = datasets[0]["x_train"].shape[1]
+    nets = []
+    for seed in seeds:
+        net = seeded_torch_net(seed, arch, model_cfg.get("lstm_forget_bias"), **shape)
+        apply_init(net, arch, model_cfg.get("init", "default"), seed, seq_len)
+        nets.append(net)
+    return StackedRecurrentNet.from_torch_nets(nets, arch, backend)
+
+
 @dataclass
 class CellResult:
-    """What training one cell produces, per seed k: final numbers, history and weights."""
+    """What training one cell produces, per seed k: final numbers and the learning curves."""
 
     model: StackedRecurrentNet
     final: dict  # name -> list of K floats
     history: list[dict]  # rows: seed, epoch, train_loss, test_loss
     diverged_epoch: list  # K entries, None where the run stayed finite
     wall_seconds: float
-    test_predictions: np.ndarray  # (K, N, O), after training
-    gradients: dict  # phase (init, trained) -> {"grad_h", "grad_x"}: (K, T) on the test set
-    prediction_samples: list  # K frames: predicted vs true on the first test sequences
+    backend: str
 
 
 def train_cell(
@@ -76,27 +118,20 @@ def train_cell(
     device="cpu",
     dtype=torch.float32,
     log=print,
-    backend="bptt",
+    backend="auto",
+    fresh: dict | None = None,
 ) -> CellResult:
-    """Train one network per seed on its own dataset; all seeds share each operation."""
+    """Train one network per seed on its own dataset; all seeds share each operation.
+    ``fresh`` ({"task", "params"}): from the second epoch on, every epoch trains on new
+    sequences from a stream of each seed's own (no sequence is seen twice)."""
     start = time.perf_counter()
+    backend = resolve_backend(backend, device)
     loss_kind = datasets[0]["loss"]
     x_train, y_train = stack_data(datasets, "train", device, dtype)
     x_test, y_test = stack_data(datasets, "test", device, dtype)
-    output_size = datasets[0]["n_classes"] or datasets[0]["y_train"].shape[1]
-    shape = dict(
-        input_size=x_train.shape[1], output_size=output_size,
-        hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
-    )  # fmt: skip
-    if model_cfg.get("match_params"):  # equal parameters: as many as the reference arch has
-        shape["hidden_size"] = matched_hidden_size(arch, model_cfg["match_params"], **shape)
-    if arch == "rnn":
-        shape["nonlinearity"] = model_cfg.get("nonlinearity", "tanh")
-    forget_bias = model_cfg.get("lstm_forget_bias")
-    model = StackedRecurrentNet.from_seeds(seeds, arch, backend, forget_bias, **shape)
+    model = initial_model(datasets, seeds, arch, model_cfg, backend)
     model = model.to(device=device, dtype=dtype)
     extra = {"fused": True} if settings.optimizer in ("adam",) else {}
-    gradients = {"init": gradients_through_time(model, x_test, y_test, loss_kind)}
     optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr, **extra)
 
     n_models, n_train = len(seeds), x_train.shape[3]
@@ -110,7 +145,10 @@ def train_cell(
         with torch.no_grad():
             return per_model_loss(model(x_test), y_test, loss_kind)
 
+    new_sets = _fresh_sets(fresh, datasets, seeds) if fresh else None
     for epoch in range(1, settings.epochs + 1):
+        if new_sets is not None and epoch > 1:
+            x_train, y_train = stack_data(next(new_sets), "train", device, dtype)
         epoch_losses = []
         for idx in _batches(generators, n_train, batch_size, device):
             xb, yb = (x_train, y_train) if idx is None else _take(x_train, y_train, idx)
@@ -130,20 +168,26 @@ def train_cell(
                 log(f"seed {seeds[k]}: loss not finite at epoch {epoch}; run marked diverged")
             active &= ~newly
         last = epoch == settings.epochs
-        if epoch % settings.eval_every == 0 or last or epoch == 1:
+        record = epoch % settings.eval_every == 0 or last or epoch == 1
+        report = epoch % settings.log_every == 0 or last or epoch == 1
+        if record or report:
             test_loss = evaluate()
+        if record:
             for k in range(n_models):
                 history.append(
                     dict(seed=seeds[k], epoch=epoch, train_loss=float(train_loss[k]),
                          test_loss=float(test_loss[k]))
                 )  # fmt: skip
-            if epoch % settings.log_every == 0 or last or epoch == 1:
-                log(
-                    f"epoch {epoch:>6}/{settings.epochs}  train "
-                    + " ".join(f"{v:.4g}" for v in train_loss.tolist())
-                    + "  test "
-                    + " ".join(f"{v:.4g}" for v in test_loss.tolist())
-                )
+        if report:
+            elapsed = time.perf_counter() - start
+            left = elapsed / epoch * (settings.epochs - epoch)
+            log(
+                f"epoch {epoch:>6}/{settings.epochs} ({100 * epoch // settings.epochs:>3}%, "
+                f"{elapsed:.0f} s, ~{left:.0f} s left)  train "
+                + " ".join(f"{v:.4g}" for v in train_loss.tolist())
+                + "  test "
+                + " ".join(f"{v:.4g}" for v in test_loss.tolist())
+            )
         if not active.any():
             log(f"every seed diverged; stopping at epoch {epoch}")
             break
@@ -161,11 +205,25 @@ def train_cell(
         if diverged_epoch[k] is None and not math.isfinite(loss):
             diverged_epoch[k] = epoch
             log(f"seed {seeds[k]}: loss not finite after the last epoch; run marked diverged")
-    predictions = test_out.detach().cpu().numpy()
-    gradients["trained"] = gradients_through_time(model, x_test, y_test, loss_kind)
-    samples = prediction_samples(model, x_test, y_test, loss_kind)
     wall = time.perf_counter() - start
-    return CellResult(model, final, history, diverged_epoch, wall, predictions, gradients, samples)
+    return CellResult(model, final, history, diverged_epoch, wall, backend)
+
+
+def _fresh_sets(fresh: dict, datasets: list[dict], seeds: list[int]):
+    """Endless new training sets, one per seed per epoch, each seed from its own stream
+    (independent of the one that drew its dataset, which continues no further)."""
+    task = TASKS[fresh["task"]]
+    seq_len, n_train = datasets[0]["x_train"].shape[1], datasets[0]["x_train"].shape[0]
+    streams = [dataset_rng(fresh["task"], seq_len, seed, stream=1) for seed in seeds]
+    dtype = datasets[0]["x_train"].dtype
+    while True:
+        sets = []
+        for rng in streams:
+            x, y = task.generate(seq_len, n_train, rng, **fresh["params"])
+            sets.append(
+                {"x_train": x.astype(dtype), "y_train": y.astype(datasets[0]["y_train"].dtype)}
+            )
+        yield sets
 
 
 def _batches(generators, n_train, batch_size, device):
@@ -197,17 +255,12 @@ def run_metrics(result: CellResult, k: int, dataset: dict, solved_below: float) 
         "null_loss": dataset["null_loss"],
         "normalised_test_loss": normalised,
         "solved": bool(not diverged and normalised < solved_below),
-        "outcome": "diverged"
-        if diverged
-        else ("solved" if normalised < solved_below else "unsolved"),
         "diverged": diverged,
         "diverged_epoch": result.diverged_epoch[k],
     }
     for name in ("train_accuracy", "test_accuracy"):
         if name in result.final:
             metrics[name] = result.final[name][k]
-    if dataset["loss"] == "mse":  # what the network's answers depend on
-        metrics.update(learned_weights(dataset["x_test"], result.test_predictions[k]))
     return metrics
 
 

@@ -1,16 +1,35 @@
 """Helpers shared by the rules: the study grid, each variant's settings and every path."""
 
-from rnnmemory import paths
-from rnnmemory.config import variant_config, variant_names
-from rnnmemory.plots import FIGURES
+from rnnmemory.archs import ARCH_RECORDS
+from rnnmemory.config import variant_archs, variant_config, variant_names
+from rnnmemory.paths import StudyPaths
+from rnnmemory.registry import (
+    COMPARISONS,
+    FIGURE_FORMATS,
+    FIGURES,
+    PROBES,
+    TABLE_FORMATS,
+    TABLES,
+    TRAIN_FILES,
+    menu_title,
+)
 from rnnmemory.tasks import task_params
 
+P = StudyPaths(config["results_dir"])
 VARIANTS = variant_names(config)
 TASKS = config["tasks"]
 ARCHS = config["archs"]
 SEQ_LENS = config["seq_lens"]
 SEEDS = config["seeds"]
-GRID = dict(variant=VARIANTS, task=TASKS, arch=ARCHS, seq_len=SEQ_LENS, seed=SEEDS)
+VARIANT_ARCHS = {variant: variant_archs(config, variant) for variant in VARIANTS}
+# every (variant, task, arch) row the study trains, at every seq_len: the cells
+ROWS = [
+    dict(variant=variant, task=task, arch=arch)
+    for variant in VARIANTS
+    for task in TASKS
+    for arch in VARIANT_ARCHS[variant]
+]
+CELLS = [dict(row, seq_len=seq_len) for row in ROWS for seq_len in SEQ_LENS]
 
 
 wildcard_constraints:
@@ -18,8 +37,7 @@ wildcard_constraints:
     task="|".join(TASKS),
     arch="|".join(ARCHS),
     seq_len=r"\d+",
-    seed=r"\d+",
-    figure="|".join(FIGURES),
+    name="|".join(TABLES),
 
 
 def params_of(wildcards):
@@ -36,49 +54,57 @@ def data_of(wildcards):
     return setup_of(wildcards)["data"]
 
 
-def cell_datasets(wildcards):
-    """Every seed's dataset of one (variant, task, seq_len): a train job reads them all."""
-    cell = dict(
-        variant=wildcards.variant, task=wildcards.task, seq_len=wildcards.seq_len
+def data_variant(variant):
+    """Whose datasets a variant trains on: its own if it changes data settings, else base's
+    (the same sequences, drawn once)."""
+    changes_data = variant != "base" and "data" in (config["variants"][variant] or {})
+    return variant if changes_data else "base"
+
+
+def dataset_of(wildcards, seq_len=None):
+    return P.dataset.format(
+        variant=data_variant(wildcards.variant),
+        task=wildcards.task,
+        seq_len=seq_len or wildcards.seq_len,
     )
-    return expand(paths.DATASET, **cell, seed=SEEDS)
-
-
-def cell_outputs(kind):
-    """One output file of kind ``kind`` per seed of a (variant, task, arch, seq_len) cell."""
-    cell = dict(variant="{variant}", task="{task}", arch="{arch}", seq_len="{seq_len}")
-    return [paths.RUN_FILES[kind].format(**cell, seed=seed) for seed in SEEDS]
-
-
-def all_runs(kind):
-    return expand(paths.RUN_FILES[kind], **GRID)
 
 
 def all_datasets():
-    return expand(
-        paths.DATASET, variant=VARIANTS, task=TASKS, seq_len=SEQ_LENS, seed=SEEDS
-    )
+    own = sorted({data_variant(variant) for variant in VARIANTS})
+    return expand(P.dataset, variant=own, task=TASKS, seq_len=SEQ_LENS)
 
 
-def table_paths(name):
-    return expand(paths.TABLE, name=name, ext=paths.TABLE_FORMATS)
+def per_cell(template, **fixed):
+    return [template.format(**cell, **fixed) for cell in CELLS]
+
+
+def row_models(wildcards):
+    """Every sequence length's model of a (variant, task, arch): what its probe job reads."""
+    cell = dict(variant=wildcards.variant, task=wildcards.task, arch=wildcards.arch)
+    return expand(P.run_file("model"), **cell, seq_len=SEQ_LENS)
+
+
+def row_datasets(wildcards):
+    return [dataset_of(wildcards, seq_len) for seq_len in SEQ_LENS]
+
+
+def all_probes(names):
+    return [P.probe.format(**row, probe=name) for row in ROWS for name in names]
 
 
 def all_tables():
-    return expand(paths.TABLE, name=paths.TABLE_NAMES, ext=paths.TABLE_FORMATS)
+    return expand(P.table, name=TABLES, ext=TABLE_FORMATS)
 
 
 def all_figures():
     per_variant = expand(
-        paths.FIGURE,
-        variant=VARIANTS,
-        task=TASKS,
-        figure=FIGURES,
-        ext=paths.FIGURE_FORMATS,
+        P.figure, variant=VARIANTS, task=TASKS, figure=FIGURES, ext=FIGURE_FORMATS
     )
     if len(VARIANTS) == 1:
         return per_variant
-    return per_variant + expand(paths.COMPARISON, task=TASKS, ext=paths.FIGURE_FORMATS)
+    return per_variant + expand(
+        P.comparison, figure=COMPARISONS, task=TASKS, ext=FIGURE_FORMATS
+    )
 
 
 def train_runtime_minutes(wildcards):
@@ -86,11 +112,26 @@ def train_runtime_minutes(wildcards):
     setup = setup_of(wildcards)
     work = setup["train"]["epochs"] * int(wildcards.seq_len) * len(SEEDS)
     work *= setup["data"]["n_train"] / 1000 * (setup["model"]["hidden_size"] / 10) ** 2
-    return 5 + int(work * 1e-5 * {"rnn": 1, "gru": 3, "lstm": 3}[wildcards.arch])
+    return 5 + int(work * 1e-5 * ARCH_RECORDS[wildcards.arch].cost)
 
 
-def figure_tables():
-    """The tables a figure is drawn from (Parquet: typed columns)."""
-    return {
-        name: paths.TABLE.format(name=name, ext="parquet") for name in paths.TABLE_NAMES
-    }
+def figure_outputs(registry, template, **fixed):
+    """One report item per registered figure (PNG, with its caption and menu entry) and its
+    SVG twin, keyed name_png / name_svg."""
+    outputs = {}
+    for name in registry:
+        outputs[f"{name}_png"] = report(
+            template.format(**fixed, figure=name, ext="png"),
+            caption=f"../report/figures/{name}.rst",
+            category="{task}",
+            subcategory=menu_title(name),
+            labels={"variant": fixed.get("variant", "all")},
+        )
+        outputs[f"{name}_svg"] = template.format(**fixed, figure=name, ext="svg")
+    return outputs
+
+
+def tables_of(registry):
+    """Every table the registry's figures read (Parquet: typed columns)."""
+    names = {table for figure in registry.values() for table in figure.tables}
+    return {name: P.table_file(name) for name in sorted(names)}

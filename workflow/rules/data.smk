@@ -1,9 +1,10 @@
 rule make_dataset:
-    """Draw one (variant, task, seq_len, seed) dataset with numpy; every arch trains on it."""
+    """Draw every seed's dataset of one (variant, task, seq_len) with numpy; all archs train
+    on it."""
     output:
-        paths.DATASET,
+        P.dataset,
     log:
-        paths.LOG.format(rule="data", name="{variant}/{task}/T{seq_len}/seed{seed}"),
+        P.log.format(rule="data", name="{variant}/{task}/T{seq_len}"),
     conda:
         "../envs/study.yaml"
     threads: 1
@@ -13,5 +14,6 @@ rule make_dataset:
     params:
         data=data_of,
         task_params=params_of,
+        seeds=SEEDS,
     script:
         "../../scripts/make_dataset.py"

@@ -1,22 +1,11 @@
-rule plot_figure:
-    """One figure of one task and variant, PNG (report) and SVG (print)."""
+rule plot_figures:
+    """Every registered figure of one task and variant, PNG (report) and SVG (print)."""
     input:
-        **figure_tables(),
+        **tables_of(FIGURES),
     output:
-        png=report(
-            paths.FIGURE.format(
-                variant="{variant}", task="{task}", figure="{figure}", ext="png"
-            ),
-            caption="../report/figure.rst",
-            category="{task}",
-            subcategory="{figure}",
-            labels={"figure": "{figure}", "variant": "{variant}"},
-        ),
-        svg=paths.FIGURE.format(
-            variant="{variant}", task="{task}", figure="{figure}", ext="svg"
-        ),
+        **figure_outputs(FIGURES, P.figure, variant="{variant}", task="{task}"),
     log:
-        paths.LOG.format(rule="figures", name="{variant}/{task}/{figure}"),
+        P.log.format(rule="figures", name="{variant}/{task}"),
     localrule: True
     conda:
         "../envs/study.yaml"
@@ -24,25 +13,21 @@ rule plot_figure:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        figures=list(FIGURES),
+        solved_below=config["solved_below"],
     script:
-        "../../scripts/plot_figure.py"
+        "../../scripts/plot_figures.py"
 
 
-rule plot_variants:
+rule plot_comparisons:
     """Every variant of one task side by side (drawn when the config has variants)."""
     input:
-        **figure_tables(),
+        **tables_of(COMPARISONS),
     output:
-        png=report(
-            paths.COMPARISON.format(task="{task}", ext="png"),
-            caption="../report/variants.rst",
-            category="{task}",
-            subcategory="variants",
-            labels={"figure": "variants", "variant": "all"},
-        ),
-        svg=paths.COMPARISON.format(task="{task}", ext="svg"),
+        **figure_outputs(COMPARISONS, P.comparison, task="{task}"),
     log:
-        paths.LOG.format(rule="figures", name="variants/{task}"),
+        P.log.format(rule="figures", name="variants/{task}"),
     localrule: True
     conda:
         "../envs/study.yaml"
@@ -50,5 +35,8 @@ rule plot_variants:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        figures=list(COMPARISONS),
+        solved_below=config["solved_below"],
     script:
-        "../../scripts/plot_figure.py"
+        "../../scripts/plot_figures.py"

@@ -1,16 +1,21 @@
-# The HTML report itself is built by `snakemake --report results/report.html` (the Makefile's
-# study target does it); its captions live in workflow/report/. This rule writes its first page.
+# The HTML report itself is built by `snakemake --report <results_dir>/report.html` (`make
+# study` does it when a result is newer than the report); its captions live in workflow/report/.
+# This rule writes its first page.
 
 
 rule headline:
-    """The report's first page: one sentence per task and arch, written from the tables."""
+    """The report's first page: per task the headline figure, one sentence per arch on its
+    memory horizon, links to every figure, and the horizon table."""
     input:
-        critical=paths.TABLE.format(name="critical_length", ext="parquet"),
-        summary=paths.TABLE.format(name="summary", ext="parquet"),
+        horizon=P.table_file("horizon"),
+        summary=P.table_file("summary"),
+        figures=expand(
+            P.figure, variant="base", task=TASKS, figure="horizon", ext="png"
+        ),
     output:
-        paths.HEADLINE,
+        P.headline,
     log:
-        paths.LOG.format(rule="tables", name="headline"),
+        P.log.format(rule="tables", name="headline"),
     localrule: True
     conda:
         "../envs/study.yaml"
@@ -18,5 +23,16 @@ rule headline:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        tasks=TASKS,
+        figure_paths={
+            task: {
+                name: P.figure.format(
+                    variant="base", task=task, figure=name, ext="png"
+                )
+                for name in FIGURES
+            }
+            for task in TASKS
+        },
     script:
         "../../scripts/write_headline.py"

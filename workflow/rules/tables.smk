@@ -1,44 +1,50 @@
 rule collect_tables:
-    """Tidy tables: runs (one row per run), summary (per cell), history (learning curves)."""
+    """The tidy tables of registry.TABLES, from every cell's training and probe files."""
     input:
-        metrics=all_runs("metrics"),
-        history=all_runs("history"),
-        gradients=all_runs("gradients"),
-        lengths=all_runs("lengths"),
-        predictions=all_runs("predictions"),
+        **{name: all_probes([name]) for name in PROBES},
+        metrics=per_cell(P.run_file("metrics")),
+        history=per_cell(P.run_file("history")),
     output:
-        runs=table_paths("runs"),
-        summary_csv=report(
-            paths.TABLE.format(name="summary", ext="csv"),
-            caption="../report/summary.rst",
-            category="Tables",
-        ),
-        summary_parquet=paths.TABLE.format(name="summary", ext="parquet"),
-        history=table_paths("history"),
-        gradients=table_paths("gradients"),
-        lengths=table_paths("lengths"),
-        predictions=table_paths("predictions"),
-        critical_csv=report(
-            paths.TABLE.format(name="critical_length", ext="csv"),
-            caption="../report/critical_length.rst",
-            category="Tables",
-        ),
-        critical_parquet=paths.TABLE.format(name="critical_length", ext="parquet"),
+        expand(P.table, name=TABLES, ext=TABLE_FORMATS),
     log:
-        paths.LOG.format(rule="tables", name="collect"),
+        P.log.format(rule="tables", name="collect"),
     localrule: True
     conda:
         "../envs/study.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=10,
     params:
         solved_below=config["solved_below"],
         outcomes=config["outcomes"],
-        stems={
-            name: paths.TABLE.format(name=name, ext="")[:-1]
-            for name in paths.TABLE_NAMES
-        },
+        stems={name: P.table.format(name=name, ext="")[:-1] for name in TABLES},
     script:
         "../../scripts/collect_tables.py"
+
+
+rule table_html:
+    """A table as an HTML page for the report (sortable in the browser, CSV to download)."""
+    input:
+        P.table.format(name="{name}", ext="csv"),
+    output:
+        report(
+            P.table_html,
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory="{name}",
+            labels={"table": "{name}"},
+        ),
+    log:
+        P.log.format(rule="tables", name="html_{name}"),
+    localrule: True
+    conda:
+        "../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        description=lambda w: TABLES[w.name].description,
+    script:
+        "../../scripts/table_html.py"

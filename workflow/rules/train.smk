@@ -1,20 +1,14 @@
 rule train_cell:
-    """Train every seed of one (variant, task, arch, seq_len) cell in one process, batched."""
+    """Train every seed of one (variant, task, arch, seq_len) cell in one process, batched.
+    Writes the model, learning curves and metrics only: probes are jobs of their own."""
     input:
-        datasets=cell_datasets,
+        dataset=dataset_of,
     output:
-        metrics=cell_outputs("metrics"),
-        history=cell_outputs("history"),
-        gradients=cell_outputs("gradients"),
-        lengths=cell_outputs("lengths"),
-        predictions=cell_outputs("predictions"),
-        model=cell_outputs("model"),
+        **{kind: P.run_file(kind) for kind in TRAIN_FILES},
     log:
-        paths.LOG.format(rule="train", name="{variant}/{task}/{arch}/T{seq_len}"),
+        P.log.format(rule="train", name=P.cell_name),
     benchmark:
-        paths.JOB_BENCHMARK.format(
-            rule="train", name="{variant}/{task}/{arch}/T{seq_len}"
-        )
+        P.job_benchmark.format(rule="train", name=P.cell_name)
     conda:
         "../envs/study.yaml"
     threads: config["train"]["threads"]
@@ -22,8 +16,38 @@ rule train_cell:
         mem_mb=2000,
         runtime=train_runtime_minutes,
     params:
-        seeds=SEEDS,
         setup=setup_of,
         task_params=params_of,
     script:
         "../../scripts/train_cell.py"
+
+
+rule probe_cells:
+    """Every probe of registry.PROBES on the trained networks of one (variant, task, arch),
+    all lengths: reads the models and datasets, never trains."""
+    input:
+        models=row_models,
+        datasets=row_datasets,
+    output:
+        **{
+            name: P.probe.format(
+                variant="{variant}", task="{task}", arch="{arch}", probe=name
+            )
+            for name in PROBES
+        },
+    log:
+        P.log.format(rule="probe", name="{variant}/{task}/{arch}"),
+    benchmark:
+        P.job_benchmark.format(rule="probe", name="{variant}/{task}/{arch}")
+    conda:
+        "../envs/study.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        setup=setup_of,
+        task_params=params_of,
+        seq_lens=SEQ_LENS,
+    script:
+        "../../scripts/probe_cells.py"

@@ -1,0 +1,206 @@
+// Fused forward and backward-through-time of one stacked-seed recurrent layer on the CPU: the
+// torch side (checks, weight layout, threads, the gradient reduction). The maths is in
+// cells.h and vecmath.h, the loops over time in layer.h.
+//
+// Design (timings: benchmarks/trainer.py on the 2-core AVX-512 EPYC development machine):
+// - Tasks of (seed, block of one SIMD vector of samples), each through all T steps; tasks run
+//   on torch's threads (at::parallel_for, torch.get_num_threads()).
+// - Forward keeps a checkpoint of the state every kSegment steps; backward reruns each segment
+//   forward from it in L2 and walks back through it (layer.h): memory and traffic stay small.
+// - Determinism: a task's arithmetic does not depend on which thread runs it or on the other
+//   seeds; lanes are summed in order and blocks in order per seed, so results do not depend
+//   on the thread count. Workers get the caller's floating-point control word (torch's
+//   flush-denormal setting lives there).
+#include <ATen/Parallel.h>
+#include <torch/extension.h>
+
+#include <chrono>
+#include <vector>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+#include "layer.h"
+
+namespace rnnfused {
+namespace {
+
+using at::Tensor;
+
+// The caller's MXCSR (flush-to-zero, denormals-are-zero) inside a worker thread.
+struct FloatEnv {
+#if defined(__SSE__)
+  unsigned saved;
+  explicit FloatEnv(unsigned wanted) : saved(_mm_getcsr()) { _mm_setcsr(wanted); }
+  ~FloatEnv() { _mm_setcsr(saved); }
+  static unsigned current() { return _mm_getcsr(); }
+#else
+  explicit FloatEnv(unsigned) {}
+  static unsigned current() { return 0; }
+#endif
+};
+
+template <class F>
+void run_tasks(int64_t tasks, const F& body) {
+  const unsigned csr = FloatEnv::current();
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    FloatEnv env(csr);
+    body(begin, end);
+  });
+}
+
+int gate_count(int64_t arch) { return arch == kRNN ? 1 : (arch == kGRU ? 3 : 4); }
+
+// The weights in kernel layout (see Weights) for all seeds.
+struct Prepared {
+  Dims d;
+  Tensor w, whh_t, wih_t;
+};
+
+Prepared prepare(int64_t arch, bool relu, const Tensor& x, const Tensor& w_ih,
+                 const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  TORCH_CHECK(x.device().is_cpu(), "the fused kernel runs on the CPU");
+  TORCH_CHECK(x.dim() == 4 && x.size(2) > 0, "x must be (K, I, T, N) with T >= 1");
+  TORCH_CHECK(arch >= kRNN && arch <= kLSTM, "unknown arch code ", arch);
+  TORCH_CHECK(w_hh.dim() == 3 && w_ih.dim() == 3, "weights must be (K, G*H, .)");
+  const int H = w_hh.size(2), I = w_ih.size(2), GH = gate_count(arch) * H;
+  TORCH_CHECK(w_hh.size(1) == GH && w_ih.size(1) == GH && I == x.size(1),
+              "weights do not match the arch or the input");
+  for (const Tensor* t : {&w_ih, &w_hh, &b_ih, &b_hh})
+    TORCH_CHECK(t->scalar_type() == x.scalar_type(), "x and the weights differ in dtype");
+  Prepared p;
+  p.d = {static_cast<int>(arch), relu, H, I, GH, arch == kGRU ? 4 * H : GH, round4(H + I + 1)};
+  // the step matrix (K, GR, ZC): [W_hh | W_ih | bias | 0] (see cells.h)
+  p.w = x.new_zeros({x.size(0), p.d.GR, p.d.ZC});
+  const Tensor bias = b_ih + b_hh;
+  const int64_t rows = arch == kGRU ? 2 * H : GH;  // rows that read both h and x
+  p.w.narrow(1, 0, rows).narrow(2, 0, H).copy_(w_hh.narrow(1, 0, rows));
+  p.w.narrow(1, 0, rows).narrow(2, H, I).copy_(w_ih.narrow(1, 0, rows));
+  p.w.narrow(1, 0, rows).select(2, H + I).copy_(bias.narrow(1, 0, rows));
+  if (arch == kGRU) {  // [W_hn 0 b_hn] and [0 W_in b_in]
+    p.w.narrow(1, 2 * H, H).narrow(2, 0, H).copy_(w_hh.narrow(1, 2 * H, H));
+    p.w.narrow(1, 2 * H, H).select(2, H + I).copy_(b_hh.narrow(1, 2 * H, H));
+    p.w.narrow(1, 3 * H, H).narrow(2, H, I).copy_(w_ih.narrow(1, 2 * H, H));
+    p.w.narrow(1, 3 * H, H).select(2, H + I).copy_(b_ih.narrow(1, 2 * H, H));
+  }
+  p.whh_t = w_hh.transpose(1, 2).contiguous();
+  p.wih_t = w_ih.transpose(1, 2).contiguous();
+  return p;
+}
+
+template <class T>
+Problem<T> problem(const Prepared& p, const Tensor& x) {
+  const int64_t lanes = Simd<T>::lanes, N = x.size(3);
+  return {p.d, x.size(0), x.size(2), N, (N + lanes - 1) / lanes, p.w.data_ptr<T>(),
+          p.whh_t.data_ptr<T>(), p.wih_t.data_ptr<T>(), x.data_ptr<T>()};
+}
+
+template <class T>
+T* ptr(const Tensor& t) {
+  return t.numel() ? t.data_ptr<T>() : nullptr;
+}
+
+}  // namespace
+
+// x (K, I, T, N) -> {out, ckpt_h, ckpt_c}: out holds all states (K, H, T, N) if all_states,
+// else the last (K, H, N). With save (a backward pass will follow) the checkpoints that backward
+// restarts from, (K * blocks, segments, H, lanes): h, and c for the LSTM; else empty.
+std::vector<Tensor> forward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+                            Tensor b_hh, bool relu, bool all_states, bool save) {
+  x = x.contiguous();
+  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const int64_t K = x.size(0), steps = x.size(2), N = x.size(3), H = p.d.H;
+  const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
+  const std::vector<int64_t> ckpt{K * blocks, segments(steps), H, lanes};
+  Tensor out = all_states ? x.new_empty({K, H, steps, N}) : x.new_empty({K, H, N});
+  Tensor ckpt_h = save ? x.new_empty(ckpt) : x.new_empty({0});
+  Tensor ckpt_c = save && arch == kLSTM ? x.new_empty(ckpt) : x.new_empty({0});
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_forward", [&] {
+    Problem<scalar_t> pr = problem<scalar_t>(p, x);
+    pr.out = out.data_ptr<scalar_t>(), pr.all_states = all_states;
+    pr.ckpt_h = ptr<scalar_t>(ckpt_h), pr.ckpt_c = ptr<scalar_t>(ckpt_c);
+    run_tasks(K * blocks, [&](int64_t b, int64_t e) { forward_tasks(pr, b, e); });
+  });
+  return {out, ckpt_h, ckpt_c};
+}
+
+// Gradients {dx (or empty), dw_ih, dw_hh, db_ih, db_hh} from forward's checkpoints and the
+// gradient of the layer's output: (K, H, T, N) if grad_all, else (K, H, N).
+std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+                             Tensor b_hh, bool relu, Tensor ckpt_h, Tensor ckpt_c, Tensor grad,
+                             bool grad_all, bool need_dx) {
+  x = x.contiguous(), grad = grad.contiguous();
+  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const Dims d = p.d;
+  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I, cols = H + I + 1;
+  const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
+  const std::vector<int64_t> ckpt{K * blocks, segments(x.size(2)), H, lanes};
+  TORCH_CHECK(ckpt_h.sizes().vec() == ckpt && ckpt_h.is_contiguous(), "bad checkpoints");
+  TORCH_CHECK(arch != kLSTM || (ckpt_c.sizes().vec() == ckpt && ckpt_c.is_contiguous()),
+              "bad cell checkpoints");
+  Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
+  Tensor partial = x.new_empty({K, blocks, d.GR, cols});
+  Tensor aug = x.new_zeros({K, d.GR, cols});
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_backward", [&] {
+    Problem<scalar_t> pr = problem<scalar_t>(p, x);
+    pr.ckpt_h = ptr<scalar_t>(ckpt_h), pr.ckpt_c = ptr<scalar_t>(ckpt_c);
+    pr.grad = grad.data_ptr<scalar_t>(), pr.grad_all = grad_all;
+    pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
+    run_tasks(K * blocks, [&](int64_t b, int64_t e) { backward_tasks(pr, b, e); });
+    // blocks summed in order per seed (a fixed order, unlike a parallel reduction)
+    const int64_t size = d.GR * cols;
+    const scalar_t* src = pr.partial;
+    scalar_t* dst = aug.data_ptr<scalar_t>();
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t e = 0; e < size; ++e) dst[k * size + e] += src[(k * blocks + b) * size + e];
+  });
+  // aug's columns: [h | x | 1] -> W_hh, W_ih, bias; its rows: the gate-gradient rows
+  auto part = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    return aug.narrow(1, r0, nr).narrow(2, c0, nc);
+  };
+  Tensor dw_hh, dw_ih, db_hh, db_ih;
+  if (arch == kGRU) {  // rows [r, z | W_hn h + b_hn | W_in x + b_in]
+    dw_hh = part(0, 3 * H, 0, H).contiguous();
+    db_hh = part(0, 3 * H, H + I, 1).squeeze(2).contiguous();
+    dw_ih = at::cat({part(0, 2 * H, H, I), part(3 * H, H, H, I)}, 1);
+    db_ih = at::cat({part(0, 2 * H, H + I, 1), part(3 * H, H, H + I, 1)}, 1).squeeze(2);
+  } else {
+    dw_hh = part(0, d.GH, 0, H).contiguous();
+    dw_ih = part(0, d.GH, H, I).contiguous();
+    db_hh = part(0, d.GH, H + I, 1).squeeze(2).contiguous();
+    db_ih = db_hh.clone();
+  }
+  return {dx, dw_ih, dw_hh, db_ih, db_hh};
+}
+
+// Peak FMA throughput (GFLOP/s) of this CPU on torch's threads, with the kernel's vectors: 12
+// independent FMA chains per thread, `iters` rounds each (the benchmark's roofline).
+double fma_gflops(int64_t iters) {
+  using V = Vec<float>;
+  const int threads = at::get_num_threads();
+  std::vector<float> sink(threads, 0.f);
+  const auto start = std::chrono::steady_clock::now();
+  at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+    for (int64_t th = b; th < e; ++th) {
+      V acc[12];
+      for (int i = 0; i < 12; ++i) acc[i] = splat(1.0f + i * 1e-3f);
+      const V m = splat(0.999999f), c = splat(1e-7f);
+      for (int64_t it = 0; it < iters; ++it)
+        for (int i = 0; i < 12; ++i) acc[i] = acc[i] * m + c;
+      for (int i = 0; i < 12; ++i) sink[th] += acc[i][0];
+    }
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return sink[0] == 12345.f ? 0 : 2.0 * 12 * Simd<float>::lanes * iters * threads / seconds / 1e9;
+}
+
+}  // namespace rnnfused
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &rnnfused::forward, "one recurrent layer forward (fused)");
+  m.def("backward", &rnnfused::backward, "its backward pass through time (fused)");
+  m.def("fma_gflops", &rnnfused::fma_gflops, "peak FMA throughput, GFLOP/s");
+}

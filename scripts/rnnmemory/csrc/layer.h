@@ -1,0 +1,192 @@
+// One layer over all time steps, task by task (torch-free; fused.cpp runs the tasks in
+// parallel). A task is one seed k and one block of samples (one SIMD vector); it runs its
+// block through all T steps, so the block's state, gates and gradients stay in cache.
+//
+// Time is cut into segments of kSegment steps. Forward keeps only the state entering each
+// segment (a checkpoint: h, and c for the LSTM). Backward walks the segments from the last:
+// it reruns the segment forward from its checkpoint, keeping the segment's inputs, gates and
+// states in a buffer that stays in L2, then walks back through it. So the backward pass does
+// one extra forward pass of arithmetic and no memory traffic beyond the inputs: storing every
+// step's gates instead would take several times the memory of the states, and streaming
+// them (or the states) back from DRAM cost more time than recomputing them (measured).
+//
+// Layouts: tensors (K, rows, T, N) are read "strided" (a block is cnt <= lanes samples of
+// every row); checkpoints are "blocked", (K * blocks, segments, H, lanes).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cells.h"
+
+namespace rnnfused {
+
+constexpr int kSegment = 16;  // steps per segment (4 and 8 measured slower)
+
+template <class T>
+using Buffer = std::vector<Vec<T>>;  // 64-byte aligned (C++17 aligned new)
+
+inline int64_t segments(int64_t steps) { return (steps + kSegment - 1) / kSegment; }
+
+// One task's view of a sequence: vector (row, t) of its block at base + t * st + row * sr.
+template <class T>
+struct Seq {
+  T* base;
+  int64_t st, sr;
+  int cnt;
+  Vec<T> get(int row, int64_t t) const { return load(base + t * st + row * sr, cnt); }
+  void put(int row, int64_t t, Vec<T> v) const { store(base + t * st + row * sr, v, cnt); }
+  void prefetch(int rows, int64_t t) const {
+    for (int row = 0; row < rows; ++row) __builtin_prefetch(base + t * st + row * sr);
+  }
+};
+
+// Everything a task needs: sizes, per-seed weights (kernel layout, see Weights) and tensors.
+template <class T>
+struct Problem {
+  Dims d;
+  int64_t K, steps, N, blocks;
+  const T *w, *whh_t, *wih_t;  // (K, ...) each, contiguous
+  const T* x;                          // (K, I, T, N)
+  T* out = nullptr;  // forward: all states (K, H, T, N) if all_states, else the last (K, H, N)
+  bool all_states = false;
+  T *ckpt_h = nullptr, *ckpt_c = nullptr;  // checkpoints (null: forward keeps none)
+  // backward: the gradient of out (grad_all: of every state), dx (like x, or null) and
+  // partial (K * blocks, GR, H + I + 1): each task's weight gradient
+  const T* grad = nullptr;
+  bool grad_all = false;
+  T *dx = nullptr, *partial = nullptr;
+
+  static constexpr int lanes = Simd<T>::lanes;
+  Weights<T> seed(int64_t k) const {
+    const int H = d.H, I = d.I, GH = d.GH;
+    return {w + k * d.GR * d.ZC, whh_t + k * H * GH, wih_t + k * I * GH};
+  }
+  int64_t first(int64_t task) const { return task % blocks * lanes; }
+  int count(int64_t task) const {
+    return static_cast<int>(std::min<int64_t>(lanes, N - first(task)));
+  }
+  Seq<T> strided(const T* p, int rows, int64_t task, int64_t len) const {
+    T* base = const_cast<T*>(p) + task / blocks * rows * len * N + first(task);
+    return {base, N, len * N, count(task)};
+  }
+  Seq<T> checkpoints(const T* p, int64_t task) const {
+    return {const_cast<T*>(p) + task * segments(steps) * d.H * lanes, d.H * lanes, lanes, lanes};
+  }
+};
+
+// A segment's buffers. Slot s of z holds [h_{t-1}; x_t; 1; 0 padding] for t = t0 + s (slot
+// kSegment: the state after the segment), of c the cell c_{t-1}; a, aux and g hold the gate
+// activations, step_forward's aux and the gate gradients of step t0 + s.
+template <class T>
+struct Segment {
+  int cols, cols_p, rows_p;
+  Buffer<T> z, c, a, aux, g;
+  explicit Segment(const Dims& d)
+      : cols(d.H + d.I + 1), cols_p(d.ZC), rows_p(round4(d.GR)),
+        z((kSegment + 1) * cols_p), c((kSegment + 1) * d.H), a(kSegment * d.GR),
+        aux(kSegment * d.H), g(kSegment * rows_p) {
+    for (int s = 0; s <= kSegment; ++s) z[s * cols_p + cols - 1] = splat(T(1));  // bias
+  }
+  Vec<T>* zs(int s) { return z.data() + s * cols_p; }
+  Vec<T>* cs(int s, int H) { return c.data() + s * H; }
+  // x_t for the len steps from t0, and where the segment starts (the checkpoint)
+  void load_inputs(const Dims& d, const Seq<T>& xs, int64_t t0, int len) {
+    for (int s = 0; s < len; ++s)
+      for (int i = 0; i < d.I; ++i) zs(s)[d.H + i] = xs.get(i, t0 + s);
+  }
+};
+
+// len steps forward from slot 0 of the segment; keep: keep every step's gates (for backward),
+// else reuse slot 0's (stays in L1). Not inlined: forward and backward run the same
+// instructions, so the backward pass recomputes exactly the states the forward pass had.
+template <class T>
+__attribute__((noinline)) void segment_forward(const Dims& d, const Weights<T>& w, int len,
+                                               bool keep, Segment<T>& sg) {
+  for (int s = 0; s < len; ++s) {
+    const int slot = keep ? s : 0;
+    step_forward(d, w, sg.zs(s), sg.zs(s + 1), sg.cs(s, d.H), sg.cs(s + 1, d.H),
+                 sg.a.data() + slot * d.GR, sg.aux.data() + slot * d.H);
+  }
+}
+
+template <class T>
+void forward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
+  const Dims d = p.d;
+  Segment<T> sg(d);
+  for (int64_t task = begin; task < end; ++task) {
+    const Weights<T> w = p.seed(task / p.blocks);
+    const Seq<T> xs = p.strided(p.x, d.I, task, p.steps);
+    const Seq<T> hs = p.strided(p.out, d.H, task, p.all_states ? p.steps : 1);
+    const Seq<T> ckh = p.checkpoints(p.ckpt_h, task), ckc = p.checkpoints(p.ckpt_c, task);
+    std::fill(sg.zs(0), sg.zs(0) + d.H, Vec<T>{});  // h_{-1} = c_{-1} = 0
+    std::fill(sg.cs(0, d.H), sg.cs(1, d.H), Vec<T>{});
+    for (int64_t t0 = 0, k = 0; t0 < p.steps; t0 += kSegment, ++k) {
+      const int len = static_cast<int>(std::min<int64_t>(kSegment, p.steps - t0));
+      for (int j = 0; j < d.H && p.ckpt_h; ++j) ckh.put(j, k, sg.zs(0)[j]);
+      for (int j = 0; j < d.H && p.ckpt_c; ++j) ckc.put(j, k, sg.cs(0, d.H)[j]);
+      sg.load_inputs(d, xs, t0, len);
+      segment_forward(d, w, len, false, sg);
+      for (int s = 1; s <= len && p.all_states; ++s)
+        for (int j = 0; j < d.H; ++j) hs.put(j, t0 + s - 1, sg.zs(s)[j]);
+      std::copy_n(sg.zs(len), d.H, sg.zs(0));  // the next segment starts where this one ends
+      std::copy_n(sg.cs(len, d.H), d.H, sg.cs(0, d.H));
+    }
+    for (int j = 0; j < d.H && !p.all_states; ++j) hs.put(j, 0, sg.zs(0)[j]);
+  }
+}
+
+// Per task: the weight-gradient rows (GR) x columns [h | x | 1], summed over the block's
+// samples and steps, into partial[task].
+template <class T>
+void backward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
+  const Dims d = p.d;
+  Segment<T> sg(d);
+  Buffer<T> acc(sg.rows_p * sg.cols_p), dh(d.H), dc(d.H), dxv(d.I);
+  for (int64_t task = begin; task < end; ++task) {
+    const Weights<T> w = p.seed(task / p.blocks);
+    const Seq<T> xs = p.strided(p.x, d.I, task, p.steps), dxs = p.strided(p.dx, d.I, task, p.steps);
+    const Seq<T> gs = p.strided(p.grad, d.H, task, p.grad_all ? p.steps : 1);
+    const Seq<T> ckh = p.checkpoints(p.ckpt_h, task), ckc = p.checkpoints(p.ckpt_c, task);
+    std::fill(acc.begin(), acc.end(), Vec<T>{});
+    std::fill(dc.begin(), dc.end(), Vec<T>{});
+    for (int j = 0; j < d.H; ++j) dh[j] = gs.get(j, p.grad_all ? p.steps - 1 : 0);
+    for (int64_t k = segments(p.steps) - 1; k >= 0; --k) {
+      const int64_t t0 = k * kSegment;
+      const int len = static_cast<int>(std::min<int64_t>(kSegment, p.steps - t0));
+      for (int j = 0; j < d.H; ++j) sg.zs(0)[j] = ckh.get(j, k);
+      for (int j = 0; j < d.H && p.ckpt_c; ++j) sg.cs(0, d.H)[j] = ckc.get(j, k);
+      sg.load_inputs(d, xs, t0, len);
+      for (int s = 0; s < kSegment && t0 >= kSegment; ++s) xs.prefetch(d.I, t0 - kSegment + s);
+      segment_forward(d, w, len, true, sg);
+      for (int s = len - 1; s >= 0; --s) {
+        const int64_t t = t0 + s;
+        Vec<T>* g = sg.g.data() + s * sg.rows_p;
+        step_backward<T>(d, sg.zs(s), sg.zs(s + 1), sg.a.data() + s * d.GR,
+                      sg.aux.data() + s * d.H, sg.cs(s, d.H), dh.data(), dc.data(), g);
+        if (p.dx) {
+          input_grad(d, w, g, dxv.data());
+          for (int i = 0; i < d.I; ++i) dxs.put(i, t, dxv[i]);
+        }
+        if (t) {
+          matvec(w.whh_t, d.GH, d.H, d.GH, g, dh.data());  // + W_hh^T g
+          for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
+        }
+      }
+      accumulate_outer<T>(sg.g.data(), sg.z.data(), len, sg.rows_p, sg.cols_p, acc.data());
+    }
+    T* o = p.partial + task * d.GR * sg.cols;
+    const int cnt = p.count(task);
+    for (int r = 0; r < d.GR; ++r) {
+      for (int j = 0; j < sg.cols; ++j) {
+        const Vec<T> v = acc[r * sg.cols_p + j];
+        T sum = 0;
+        for (int l = 0; l < cnt; ++l) sum += v[l];  // in lane order: deterministic
+        o[r * sg.cols + j] = sum;
+      }
+    }
+  }
+}
+
+}  // namespace rnnfused

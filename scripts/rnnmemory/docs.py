@@ -1,0 +1,200 @@
+"""docs/results.md, written from the tables of named runs (never typed by hand): per study its
+memory horizons, the budget check, the remedies, and where each number comes from (commit,
+machine, wall time). pandas only."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import BASE
+
+
+def interval(low, high) -> str:
+    """'[41, 95]' with open ends written as such (0 and inf are the horizon table's open
+    ends)."""
+    lo = "open" if not _finite(low) or low == 0 else f"{low:.3g}"
+    hi = "open" if not _finite(high) else f"{high:.3g}"
+    return f"[{lo}, {hi}]"
+
+
+def _finite(value) -> bool:
+    return value is not None and not pd.isna(value) and math.isfinite(value)
+
+
+def t50_text(row) -> str:
+    """One horizon as text: '63 [41, 95]', '> 200 [150, open]' or '< 5 [open, 7.1]'."""
+    if row["censored"] == "above":
+        return f"> {row['longest']:g} {interval(row['t50_low'], row['t50_high'])}"
+    if row["censored"] == "below":
+        return f"< {row['shortest']:g} {interval(row['t50_low'], row['t50_high'])}"
+    return f"{row['t50']:.3g} {interval(row['t50_low'], row['t50_high'])}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def horizon_columns(horizon: pd.DataFrame) -> pd.DataFrame:
+    """task, arch, variant, 'T50 [95% CI]', solved runs, in a reader's order."""
+    rows = horizon.assign(
+        T50=horizon.apply(t50_text, axis=1),
+        solved=horizon["n_solved"].astype(int).astype(str)
+        + " / "
+        + horizon["n_runs"].astype(int).astype(str),
+        not_base=horizon["variant"] != BASE,
+    ).sort_values(["task", "arch", "not_base", "variant"], kind="stable")
+    return rows[["task", "arch", "variant", "T50", "solved"]].rename(
+        columns={"T50": "T50 [95% CI]", "solved": "runs solved"}
+    )
+
+
+def overlap(a, b) -> bool:
+    """Whether two horizons' 95% intervals overlap (open ends reach 0 or infinity)."""
+    lows = [0.0 if not _finite(r["t50_low"]) else r["t50_low"] for r in (a, b)]
+    highs = [math.inf if not _finite(r["t50_high"]) else r["t50_high"] for r in (a, b)]
+    return max(lows) <= min(highs)
+
+
+def budget_convergence(horizon: pd.DataFrame, budgets: dict) -> pd.DataFrame:
+    """Per (task, arch): the horizon at every budget (variant -> multiple of the base
+    updates, base is 1) and whether it is budget-converged: the intervals at the two largest
+    budgets overlap."""
+    budgets = {BASE: 1, **budgets}
+    order = sorted((m, v) for v, m in budgets.items() if v in set(horizon["variant"]))
+    rows = []
+    for (task, arch), group in horizon.groupby(["task", "arch"], sort=True):
+        by_variant = {r["variant"]: r for _, r in group.iterrows()}
+        row = {"task": task, "arch": arch}
+        for multiple, variant in order:
+            if variant in by_variant:
+                row[f"{multiple:g}x updates ({variant})"] = t50_text(by_variant[variant])
+        (_, second), (_, largest) = order[-2], order[-1]
+        both = second in by_variant and largest in by_variant
+        row["converged"] = (
+            ("yes" if overlap(by_variant[second], by_variant[largest]) else "no") if both else "?"
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_line(record: dict) -> str:
+    """Where the numbers come from: 'commit abc123 (clean), machine X (2 cores), 8 min 0 s'."""
+    minutes, seconds = divmod(round(record.get("wall_seconds", 0)), 60)
+    state = "with uncommitted changes" if record.get("dirty") else "clean"
+    return (f"commit `{record.get('commit', '?')[:10]}` ({state}), {record.get('machine', '?')}, "
+            f"`{record.get('command', '?')}` took {minutes} min {seconds} s "
+            f"(finished {record.get('finished', '?')})")  # fmt: skip
+
+
+def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs per outcome label and arch (base variant): what the failures learned."""
+    base = runs[runs["variant"] == BASE]
+    counts = base.groupby(["task", "arch", "outcome"]).size().unstack(fill_value=0)
+    return counts.reset_index()
+
+
+def study_section(title: str, config_file: str, record: dict | None, tables: dict) -> list[str]:
+    """One study's part of docs/results.md: where the numbers come from, its horizons and what
+    its failed runs learned."""
+    lines = [f"## {title}", "", f"Config `{config_file}`."]
+    lines.append(f"Run: {run_line(record)}." if record else "Run: no record (study.json).")
+    horizon = markdown_table(horizon_columns(tables["horizon"]))
+    lines += ["", "Memory horizon T50 (95% profile-likelihood interval; `>`/`<`: beyond the",
+              "lengths studied):", "", horizon, ""]  # fmt: skip
+    if "runs" in tables and "outcome" in tables["runs"]:
+        lines += ["Outcomes of the base variant's runs (rules in the README):", "",
+                  markdown_table(outcome_counts(tables["runs"])), ""]  # fmt: skip
+    return lines
+
+
+@dataclass
+class Study:
+    """A finished study as docs/results.md reads it."""
+
+    title: str
+    config_file: str
+    config: dict
+    results: Path
+    record: dict | None
+    tables: dict
+
+    def figure(self, task: str, name: str) -> Path:
+        return self.results / "figures" / BASE / task / f"{name}-{task}-{BASE}.png"
+
+    def doc_figure(self, task: str, name: str) -> str:
+        return f"{self.results.name}-{name}-{task}.png"
+
+    @property
+    def budgets(self) -> dict:
+        return (self.config.get("analysis") or {}).get("budget_variants") or {}
+
+
+def budget_section(study: Study) -> list[str]:
+    table = budget_convergence(study.tables["horizon"], study.budgets)
+    return ["Budget check: T50 at each multiple of the base run's updates; **converged** when",
+            "the 95% intervals at the two largest budgets overlap.", "",
+            markdown_table(table), ""]  # fmt: skip
+
+
+def anchors_section(anchors: list[dict]) -> list[str]:
+    keys = ["source", "task", "archs", "setting", "criterion", "result", "differs"]
+    frame = pd.DataFrame([{k: _flat(a.get(k, "")) for k in keys} for a in anchors])
+    return ["## Published anchors", "",
+            "What the literature solved, in its own settings (`workflow/report/anchors.yaml`,",
+            "each checked against the paper):", "", markdown_table(frame), ""]  # fmt: skip
+
+
+def _flat(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flat(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(_flat, value))
+    return str(value).replace("|", "/").replace("\n", " ")
+
+
+def results_markdown(studies: list[Study], anchors: list[dict], figures: list[str]) -> str:
+    lines = ["# Results", "",
+             "_Written by `make docs` from the tables of the runs named below; change the code",
+             "or rerun the studies, not this file._", ""]  # fmt: skip
+    for study in studies:
+        lines += study_section(study.title, study.config_file, study.record, study.tables)
+        if study.budgets:
+            lines += budget_section(study)
+        for task in study.config.get("tasks", []):
+            present = [f for f in figures if study.figure(task, f).exists()]
+            lines += [f"![{f} {task}]({study.doc_figure(task, f)})" for f in present[:1]]
+        lines.append("")
+    lines += anchors_section(anchors)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+README_BLOCKS = ("results", "bench")
+
+
+def replace_block(text: str, name: str, block: str) -> str:
+    """Put ``block`` between the README's <!-- name:start --> and <!-- name:end --> lines."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"README.md has no {start} ... {end} block")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
+
+
+def readme_blocks(studies: list[Study], bench: pd.DataFrame | None) -> dict[str, str]:
+    default = studies[0]
+    horizon = horizon_columns(default.tables["horizon"])
+    horizon = horizon[horizon["variant"] == BASE].drop(columns="variant")
+    run = run_line(default.record) if default.record else "no record"
+    more = "More, with the budget check and the remedies: [docs/results.md](docs/results.md)."
+    results = [f"Default study ({run}):", "", markdown_table(horizon), "", more]
+    blocks = {"results": "\n".join(results)}
+    blocks["bench"] = markdown_table(bench) if bench is not None else "(run `make bench`)"
+    return blocks

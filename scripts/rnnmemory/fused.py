@@ -1,0 +1,254 @@
+"""The fused CPU kernel of one recurrent layer (forward and backward through time in C++).
+
+``csrc/`` runs a layer over blocks of one SIMD vector of samples, each through all T steps,
+with the gate math in one pass of vector ops (``vecmath.h``: exp, sigmoid, tanh); forward keeps
+a checkpoint of the state every 16 steps, and backward reruns each 16-step segment from it in
+cache before walking back through it (``layer.h``); see the comments there. ``run_layer`` has
+``bptt.run_layer``'s interface; ``StackedRecurrentNet`` uses it with ``backend="fused"``.
+
+Build: once per machine with torch's own tooling (``torch.utils.cpp_extension``; a C++
+compiler and ninja), into a cache directory keyed by the sources, the flags, torch, Python,
+the compiler and the CPU's feature flags (``-march=native`` code dies with "illegal
+instruction" on a CPU without the features it was built for, so a cache on a cluster's shared
+disk keeps one build per kind of node). Default ``~/.cache/rnnmemory``, or
+``$RNNMEMORY_KERNEL_CACHE``. A file lock makes parallel jobs wait for one build instead of
+racing. If the build fails (no compiler, ...) ``load()`` logs one line and returns None, the
+failure is remembered in the cache (delete the directory it names to retry) and the trainer
+uses torch's ops (``default_backend``). Warm the cache before a study:
+
+    PYTHONPATH=scripts python -m rnnmemory.fused
+
+Flags: -O3 -march=native for AVX-512 where the CPU has it; -ffp-contract=fast so a * b + c
+is one FMA (torch compiles extensions in an ISO -std mode, where GCC turns contraction off);
+-fno-trapping-math; -fopenmp so that at::parallel_for really runs on torch's threads (without
+it ATen's header silently runs the loop serially; the extension then shares torch's libgomp).
+No -ffast-math: its -ffinite-math-only lets the compiler assume NaN and Inf away, and a
+diverging seed must give a NaN loss (tests/test_fused.py checks it); csrc/vecmath.h says why
+that costs nothing here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from . import bptt
+
+log = logging.getLogger(__name__)
+
+NAME = "rnnmemory_fused"
+CSRC = Path(__file__).with_name("csrc")
+SOURCES = ("fused.cpp", "layer.h", "cells.h", "vecmath.h")
+CFLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fno-trapping-math", "-fopenmp")
+LDFLAGS = ("-fopenmp",)
+ARCH_CODES = {"rnn": 0, "gru": 1, "lstm": 2}
+CACHE_ENV = "RNNMEMORY_KERNEL_CACHE"
+
+_loaded: dict = {}  # "module": the extension or None once tried, "reason": why not
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "rnnmemory")
+
+
+def _compiler() -> str:
+    """The compiler torch's build will call, with its version line ('missing' if absent)."""
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30)
+        return f"{cxx}: {out.stdout.splitlines()[0] if out.stdout else out.returncode}"
+    except (OSError, subprocess.SubprocessError):
+        return f"{cxx}: missing"
+
+
+def _cpu_flags() -> str:
+    """The CPU's instruction-set flags: what -march=native code depends on."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line.split(":", 1)[1].strip()
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def build_key() -> str:
+    parts = [(CSRC / name).read_text() for name in SOURCES]
+    parts += [" ".join(CFLAGS + LDFLAGS), torch.__version__, sys.version, _compiler(),
+              sysconfig.get_config_var("EXT_SUFFIX") or "", _cpu_flags()]  # fmt: skip
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def build_dir() -> Path:
+    return cache_root() / f"fused-{build_key()}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (jobs that start together wait for one build)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _import(so: Path):
+    spec = importlib.util.spec_from_file_location(NAME, so)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(directory: Path):
+    from torch.utils import cpp_extension
+
+    quiet = logging.getLogger(cpp_extension.__name__)  # its compiler warnings: our one line says it
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cpp_extension.load(  # (it appends to the flag lists it gets: copies)
+                NAME, [str(CSRC / "fused.cpp")], extra_cflags=list(CFLAGS),
+                extra_ldflags=list(LDFLAGS),
+                extra_include_paths=[str(CSRC)], build_directory=str(directory), verbose=False,
+            )  # fmt: skip
+    finally:
+        quiet.setLevel(level)
+
+
+def _check_tools():
+    """Fail fast, and without remembering it, when the tools are missing."""
+    from torch.utils import cpp_extension
+
+    cxx = os.environ.get("CXX", "c++")
+    if shutil.which(cxx) is None:
+        raise RuntimeError(f"no C++ compiler: {cxx!r} not found")
+    if not cpp_extension.is_ninja_available():
+        raise RuntimeError("ninja not found (pip install ninja)")
+
+
+def _first_error(exc) -> str:
+    """The compiler's first error line, else the exception's first line."""
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    return next((line.strip() for line in lines if "error" in line.lower()), lines[0])[:200]
+
+
+def load():
+    """The compiled extension, built on first use; None (after one log line) if it cannot be
+    built here. Tried once per process."""
+    if "module" in _loaded:
+        return _loaded["module"]
+    module = None
+    try:
+        _check_tools()
+        directory = build_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        failed, done = directory / "FAILED", directory / "BUILT"
+        with _locked(directory / "build.lock"):
+            if failed.exists():
+                raise RuntimeError(f"an earlier build failed, see {failed} (delete to retry)")
+            if done.exists():
+                module = _import(directory / f"{NAME}.so")
+            else:
+                try:
+                    module = _build(directory)
+                except Exception as exc:
+                    failed.write_text(f"{type(exc).__name__}: {exc}\n")
+                    raise RuntimeError(f"build failed: {_first_error(exc)}; see {failed}") from exc
+                done.write_text(f"{time.ctime()}\n")
+        _loaded["dir"] = directory
+    except Exception as exc:  # any failure: fall back to torch's ops
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("fused CPU kernel unavailable (%s); training uses torch ops", reason)
+        _loaded["reason"] = reason
+    _loaded["module"] = module
+    return module
+
+
+def available() -> bool:
+    return load() is not None
+
+
+def unavailable_reason() -> str | None:
+    """Why ``load()`` returned None (None if it did not, or was not called)."""
+    return _loaded.get("reason")
+
+
+def default_backend(device) -> str:
+    """``fused`` on the CPU where the kernel builds, else ``bptt`` (CUDA keeps torch's ops)."""
+    if torch.device(device).type != "cpu":
+        return "bptt"
+    return "fused" if available() else "bptt"
+
+
+class FusedLayer(torch.autograd.Function):
+    """One layer through the extension: x (K, I, T, N) -> all states (K, H, T, N) or the last
+    (K, H, N). Keeps the inputs, weights and the kernel's checkpoints for backward."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, arch, relu, all_states, train):
+        ctx.code, ctx.relu, ctx.all_states = ARCH_CODES[arch], relu, all_states
+        out, ckpt_h, ckpt_c = load().forward(
+            ctx.code, x, w_ih, w_hh, b_ih, b_hh, relu, all_states, train
+        )  # out: (K, H, T, N) or (K, H, N)
+        if train:
+            ctx.save_for_backward(x, w_ih, w_hh, b_ih, b_hh, ckpt_h, ckpt_c)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w_ih, w_hh, b_ih, b_hh, ckpt_h, ckpt_c = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        dx, dw_ih, dw_hh, db_ih, db_hh = load().backward(
+            ctx.code, x, w_ih, w_hh, b_ih, b_hh, ctx.relu, ckpt_h, ckpt_c, grad, ctx.all_states,
+            need_x,
+        )  # fmt: skip
+        return dx if need_x else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None, None
+
+
+def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
+    """``bptt.run_layer`` through the fused kernel (CPU float32/float64; other devices and
+    dtypes go to ``bptt``). Raises if the kernel is unavailable: ``default_backend`` decides.
+    The kernel needs no workspace (it keeps only a checkpoint every few steps)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return bptt.run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu, all_states, workspace)
+    if load() is None:
+        raise RuntimeError(f"fused kernel unavailable: {unavailable_reason()}")
+    # whether a backward pass can follow; not ctx.needs_input_grad, which is True under no_grad
+    tensors = (x, w_ih, w_hh, b_ih, b_hh)
+    train = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    return FusedLayer.apply(*tensors, arch, relu, all_states, train)
+
+
+def main() -> int:
+    """Build (or find) the kernel and say where, in one line."""
+    logging.basicConfig(format="%(message)s")
+    start = time.perf_counter()
+    module = load()
+    if module is None:
+        return 1
+    print(f"fused kernel ready in {_loaded['dir']} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

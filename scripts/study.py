@@ -1,0 +1,180 @@
+"""`make study`: run a study with Snakemake, then build its HTML report if a result is newer.
+
+    python scripts/study.py [snakemake arguments, e.g. --cores 4 --configfile studies/knobs.yaml]
+
+- The report is rebuilt only when it is missing or older than a table, figure or the first
+  page (a rerun with nothing to do costs a second, not the ~20 s of `snakemake --report`).
+- Ctrl-C ends with one line that says how to resume (Snakemake's own traceback goes to its
+  log in .snakemake/log/); a rerun of the same command finishes the rest.
+- The terminal stays short: Snakemake's plan (job counts), one line per finished train job
+  with the progress count ("[ 37/152] trained base/first_plus_last/gru/T50: 14/20 seeds
+  solved, 42 s"), progress every 10 %, and every warning or error in full. Snakemake's own
+  per-job lines stay in its log (.snakemake/log/).
+- A lock left by a hard-killed run is cleared first (scripts/clear_stale_lock.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from snakemake.cli import get_argument_parser, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def results_dir(args: list[str]) -> Path:
+    """The study's results_dir as Snakemake will see it: config.yaml, then each --configfile,
+    then --config results_dir=..., read with Snakemake's own argument parser."""
+    options, _ = get_argument_parser().parse_known_args(args)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for path in options.configfile or []:
+        config.update(yaml.safe_load(Path(path).read_text()) or {})
+    config.update(parse_config(options.config))
+    return Path(config.get("results_dir", "results"))
+
+
+def report_is_stale(results: Path) -> bool:
+    report = results / "report.html"
+    if not report.exists():
+        return True
+    built = report.stat().st_mtime
+    sources = [p for d in ("tables", "figures", "report") for p in (results / d).rglob("*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+def machine() -> str:
+    """'AMD EPYC, 2 cores, Linux x86_64': what the study's timings belong to."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def git(*args) -> str:
+    proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def record_run(results: Path, args: list[str], seconds: float) -> None:
+    """Add this invocation to results/benchmarks/study.json: the commit, the machine and the
+    wall time that docs/results.md names for the study's numbers (resumed runs add up)."""
+    path = results / "benchmarks" / "study.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    commit = git("rev-parse", "HEAD")
+    record = {
+        "commit": commit,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "machine": machine(),
+        "command": shlex.join(["make", "study", *([f"ARGS={shlex.join(args)}"] if args else [])]),
+        "wall_seconds": seconds
+        + (previous.get("wall_seconds", 0) if previous.get("commit") == commit else 0),
+        "invocations": 1
+        + (previous.get("invocations", 0) if previous.get("commit") == commit else 0),
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
+# Snakemake's per-job chatter, kept in its log but not shown
+NOISE = re.compile(
+    r"^(Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.|\[\w{3} \w{3} .*\d{4}\]|"
+    r"Finished jobid: .*|Using shell: .*|Provided cores: .*|Rules claiming more threads.*|"
+    r"Conda environments: ignored|Assuming unrestricted shared filesystem usage\.|"
+    r"Building DAG of jobs\.\.\.|Using workflow specific profile .*|Complete log\(s\): .*|"
+    r"Config file .* is extended by additional config .*|host: .*)$"
+)
+PROGRESS = re.compile(r"^(\d+) of (\d+) steps \((\d+)%\) done$")
+
+
+class Terminal:
+    """Filters Snakemake's output into the short form described at the top."""
+
+    def __init__(self, out=sys.stdout):
+        self.out, self.done, self.total, self.shown = out, 0, 0, -1
+
+    def line(self, text: str) -> None:
+        text = text.rstrip("\n")
+        if match := PROGRESS.match(text):
+            self.done, self.total = int(match[1]), int(match[2])
+            decile = int(match[3]) // 10
+            if decile > self.shown:  # every 10 %, and the end
+                self.shown = decile
+                self.out.write(f"[{self.done:>{len(match[2])}}/{self.total}] {match[3]}% done\n")
+        elif text.startswith("trained "):
+            width = len(str(self.total))
+            self.out.write(f"[{self.done + 1:>{width}}/{self.total}] {text}\n")
+        elif not NOISE.match(text):  # long lines (file lists of a failed job) cut short
+            cut = (
+                f" ... (+{len(text) - 240} characters: .snakemake/log/)" if len(text) > 300 else ""
+            )
+            self.out.write((text[:240] + cut if cut else text) + "\n")
+        self.out.flush()
+
+
+def run(cmd: list[str], terminal: Terminal | None = None) -> int:
+    """Run a command in its own process group, its output through ``terminal`` if given; on
+    Ctrl-C let it stop its jobs, then return."""
+    pipe = subprocess.PIPE if terminal else None
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=pipe, stderr=subprocess.STDOUT
+                            if terminal else None, text=True)  # fmt: skip
+    try:
+        if terminal:
+            for text in proc.stdout:
+                terminal.line(text)
+        return proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGINT)  # Snakemake stops its jobs and cleans up
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def main(args: list[str]) -> int:
+    snakemake = [sys.executable, "-m", "snakemake"]
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "clear_stale_lock.py"), "."])
+    results = results_dir(args)
+    try:
+        start = time.perf_counter()
+        code = run([*snakemake, *args], Terminal())
+        if code != 0:
+            return code
+        if "-n" not in args and "--dry-run" not in args and report_is_stale(results):
+            record_run(results, args, time.perf_counter() - start)
+        if not report_is_stale(results):
+            print(f"report up to date: {results / 'report.html'}")
+            return 0
+        report_args = [a for a in args if a not in ("-n", "--dry-run")]
+        print(f"building the report {results / 'report.html'} ...", flush=True)
+        output = io.StringIO()
+        code = run([*snakemake, *report_args, "--report", str(results / "report.html")],
+                   Terminal(output))  # fmt: skip
+        print(f"report: {results / 'report.html'}" if code == 0 else output.getvalue())
+        return code
+    except KeyboardInterrupt:
+        again = shlex.join(["make", "study", *([f"ARGS={shlex.join(args)}"] if args else [])])
+        print(f"\nstopped; finished cells are kept. Resume with: {again}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""`make docs`: docs/results.md, its figures, and the README's generated blocks, all written
+from the tables of named runs (never typed by hand, so they cannot go stale).
+
+    .venv/bin/python scripts/write_docs.py [--check]
+
+Reads every study of STUDIES that has finished (its tables/horizon.parquet exists) and the
+trainer benchmark (results/benchmarks/trainer.csv, from `make bench`). With --check it only
+says whether the files on disk match what the tables give (exit 1 if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from rnnmemory.docs import (  # noqa: E402
+    README_BLOCKS,
+    Study,
+    readme_blocks,
+    replace_block,
+    results_markdown,
+)
+
+# title, config file: the studies docs/results.md reports, in this order
+STUDIES = [
+    ("The default study", "config.yaml"),
+    ("Does the training budget move the horizon?", "studies/budget.yaml"),
+    ("Remedies: initialisations and gradient clipping", "studies/remedies.yaml"),
+]
+FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
+
+
+def load_study(title: str, config_file: str) -> Study | None:
+    config = yaml.safe_load((ROOT / config_file).read_text())
+    results = ROOT / config.get("results_dir", "results")
+    if not (results / "tables" / "horizon.parquet").exists():
+        return None
+    tables = {
+        name: pd.read_parquet(results / "tables" / f"{name}.parquet")
+        for name in ("horizon", "runs", "summary")
+    }
+    record_path = results / "benchmarks" / "study.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else None
+    return Study(title, config_file, config, results, record, tables)
+
+
+def main(check: bool) -> int:
+    studies = [s for s in (load_study(*entry) for entry in STUDIES) if s is not None]
+    if not studies:
+        print("no finished study: run `make study` first", file=sys.stderr)
+        return 1
+    bench_path = ROOT / "results" / "benchmarks" / "trainer.csv"
+    bench = pd.read_csv(bench_path) if bench_path.exists() else None
+    anchors = yaml.safe_load((ROOT / "workflow/report/anchors.yaml").read_text())["anchors"]
+    docs = ROOT / "docs"
+    text = results_markdown(studies, anchors, FIGURES)
+    readme = ROOT / "README.md"
+    new_readme = readme.read_text()
+    for name, block in readme_blocks(studies, bench).items():
+        new_readme = replace_block(new_readme, name, block)
+    if check:
+        stale = [p for p, t in [(docs / "results.md", text), (readme, new_readme)]
+                 if not p.exists() or p.read_text() != t]  # fmt: skip
+        print("stale: " + ", ".join(map(str, stale)) if stale else "docs are up to date")
+        return 1 if stale else 0
+    docs.mkdir(exist_ok=True)
+    (docs / "results.md").write_text(text)
+    readme.write_text(new_readme)
+    for study in studies:
+        for task in study.config.get("tasks", []):
+            for figure in FIGURES:
+                source = study.figure(task, figure)
+                if source.exists():
+                    shutil.copy(source, docs / study.doc_figure(task, figure))
+    print(f"wrote docs/results.md ({len(studies)} studies) and README blocks {README_BLOCKS}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    sys.exit(main(parser.parse_args().check))
