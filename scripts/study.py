@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -130,22 +129,22 @@ class Terminal:
 
 
 def run(cmd: list[str], terminal: Terminal | None = None) -> int:
-    """Run a command in its own process group, its output through ``terminal`` if given; on
-    Ctrl-C let it stop its jobs, then return."""
+    """Run a command, its output through ``terminal`` if given. It stays in this process group:
+    Ctrl-C reaches it directly (Snakemake then stops its jobs and cleans up) and a kill of the
+    group (a closed terminal, a killed job) ends it too, never leaving an orphan running."""
     pipe = subprocess.PIPE if terminal else None
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=pipe, stderr=subprocess.STDOUT
-                            if terminal else None, text=True)  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT if terminal else None,
+                            text=True)  # fmt: skip
     try:
         if terminal:
             for text in proc.stdout:
                 terminal.line(text)
         return proc.wait()
     except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGINT)  # Snakemake stops its jobs and cleans up
         try:
-            proc.wait(timeout=60)
+            proc.communicate(timeout=60)  # Snakemake got the same Ctrl-C; let it finish
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
         raise
 
 

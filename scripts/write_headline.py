@@ -3,18 +3,42 @@
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from rnnmemory.docs import budget_convergence
 from rnnmemory.headline import headline_rst
 from rnnmemory.io import atomic_path, log_to
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])
+WORKFLOW = Path(smk.scriptdir).parent  # the checkout holding the Snakefile
 figures = {
     task: (Path(png).read_bytes(), smk.params.figure_paths[task])
     for task, png in zip(smk.params.tasks, smk.input.figures, strict=True)
 }
-text = headline_rst(pd.read_parquet(smk.input.horizon), pd.read_parquet(smk.input.summary),
-                    figures)  # fmt: skip
+horizon = pd.read_parquet(smk.input.horizon)
+
+
+def budget_check():
+    """T50 at every budget: this study's own budget variants, else the budget study's tables
+    when that study has been run (None when not)."""
+    if smk.params.budgets:
+        return budget_convergence(horizon, smk.params.budgets), "this study"
+    source = WORKFLOW / smk.params.budget_check
+    config = yaml.safe_load(source.read_text()) if source.exists() else {}
+    table = Path(config.get("results_dir", "?")) / "tables" / "horizon.parquet"
+    budgets = (config.get("analysis") or {}).get("budget_variants")
+    if not (table.exists() and budgets):
+        return None, f"{source.name}, results not found at {table}"
+    return budget_convergence(pd.read_parquet(table), budgets), f"{source.name} ({table})"
+
+
+convergence, source = budget_check()
+text = headline_rst(
+    horizon, pd.read_parquet(smk.input.summary), figures,
+    runs=pd.read_parquet(smk.input.runs), convergence=convergence, budget_source=source,
+    anchors=yaml.safe_load((WORKFLOW / smk.params.anchors).read_text())["anchors"],
+)  # fmt: skip
 with atomic_path(smk.output[0]) as tmp:
     Path(tmp).write_text(text)
 print(f"{len(text)} characters -> {smk.output[0]}", file=log)

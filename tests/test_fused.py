@@ -237,6 +237,7 @@ def _run(code, **env):
     )
 
 
+@pytest.mark.slow
 def test_without_a_compiler_training_falls_back_to_torch_ops(tmp_path):
     code = (
         "from rnnmemory.tasks import make_dataset\n"
@@ -265,6 +266,7 @@ def test_warm_command_says_where_and_how_long(kernel):
     assert (fused.build_dir() / "BUILT").exists()  # the key did not change while building
 
 
+@pytest.mark.slow
 def test_a_large_cell_trains_in_under_1_gib(kernel):
     """20 LSTM seeds, T = 200, 1000 sequences, hidden 10: the job's peak RSS (the kernel saves
     a checkpoint every 16 steps; found 0.37 GiB, torch and the data included)."""

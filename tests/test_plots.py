@@ -146,7 +146,7 @@ def test_plots_match_the_registry():
     assert COMPARISONS.keys() == registry.COMPARISONS.keys()
 
 
-@pytest.mark.parametrize("task", ["first_plus_last", "chars"])
+@pytest.mark.parametrize("task", ["first_plus_last", pytest.param("chars", marks=pytest.mark.slow)])
 def test_every_figure_draws(task, tmp_path):
     tables = make_tables(task)
     both = make_tables(task, variants=("base", "wide"))

@@ -68,22 +68,32 @@ def test_summary_statistics_and_diverged_runs():
     assert isinstance(summary, pd.DataFrame)
 
 
-def test_outcome_labels_from_the_loss_ratio():
+def test_outcome_labels_from_what_the_answer_depends_on():
+    """Each rule of classify_outcomes; row 'last_only by weights' was 'other' before (#10: the
+    labels used the loss ratio only)."""
     from rnnmemory.tables import classify_outcomes
 
-    ratios = [0.05, 0.5, 0.9, 1.2, 2.1, 1.6, 3.5, float("inf")]
+    rows = {  # label: (test ratio, train ratio, weight on remembered, weight on recent, diverged)
+        "solved": (0.05, 0.04, 0.98, 1.0, False),
+        "memorised": (1.3, 0.3, 0.05, 0.9, False),  # the LSTMs' train 0.6 / test 1.3 case
+        "last_only": (1.5, 1.4, 0.02, 0.95, False),  # a ratio far from 1, weights say last-only
+        "nothing": (2.0, 2.0, 0.01, 0.05, False),
+        "partial": (0.5, 0.5, 0.5, 1.0, False),
+        "other": (0.9, 0.9, 0.3, 0.4, False),
+        "diverged": (float("inf"), float("inf"), np.nan, np.nan, True),
+    }
+    ratio, train, remembered, recent, diverged = zip(*rows.values(), strict=True)
     runs = pd.DataFrame(
-        dict(normalised_test_loss=ratios, null_loss=2.0, baseline_loss=1.0,
-             diverged=[False] * 7 + [True])
+        dict(normalised_test_loss=ratio, final_train_loss=train, baseline_loss=1.0,
+             coef_remembered=remembered, coef_recent=recent, diverged=diverged)
     )  # fmt: skip
-    got = list(classify_outcomes(runs, solved_below=0.1))
-    assert got == [
-        "solved", "partial", "last_only", "last_only", "nothing", "nothing", "other", "diverged",
-    ]  # fmt: skip
-    # where predicting nothing is the memoryless baseline (adding problem), it is 'nothing'
-    adding = pd.DataFrame(dict(normalised_test_loss=[1.0], null_loss=1 / 6, baseline_loss=1 / 6,
-                               diverged=[False]))  # fmt: skip
-    assert list(classify_outcomes(adding, solved_below=0.1)) == ["nothing"]
+    assert list(classify_outcomes(runs, solved_below=0.1)) == list(rows)
+    # bounds from the config: a looser last_only band takes the 'other' run
+    loose = classify_outcomes(runs, solved_below=0.1, remembered_below=0.35, recent_within=0.7)
+    assert loose.iloc[5] == "last_only"
+    # tasks without weights (NaN) fall back to the loss ratio
+    no_weights = runs.assign(coef_remembered=np.nan, coef_recent=np.nan)
+    assert classify_outcomes(no_weights, solved_below=0.1).iloc[2] == "other"
 
 
 def constructed_runs(solved_by_length):
@@ -115,40 +125,48 @@ def test_critical_length_on_a_constructed_table():
     assert np.isnan(none["critical_length"]) and none["censored"] == "below"
 
 
-def test_headline_states_one_sentence_per_arch():
-    from rnnmemory.tables import critical_length_table, headline_rst
+def test_critical_length_bootstrap_keeps_every_resample():
+    """#10: resamples in which no length was solved were dropped, so 3/5 at 20 and 0/5 at 50
+    gave the interval '20 to 20' although about a third of the resamples fall below 20."""
+    from rnnmemory.tables import critical_length_table
 
-    runs = constructed_runs({5: [1, 1, 1, 1], 10: [1, 1, 0, 0], 20: [0, 0, 0, 0]})
-    summary = pd.DataFrame(
-        dict(variant="base", task="t", arch="gru", seq_len=[5, 10, 20], n=4, n_solved=[4, 2, 0])
-    )
-    text = headline_rst(critical_length_table(runs), summary)
-    assert "**gru** remembers up to T* = 10" in text and "at T = 20 it solves 0 of 4" in text
-    # a variant gets its own paragraph, after the base config's
-    wide = constructed_runs({5: [1, 1, 1, 1], 10: [1, 1, 1, 1], 20: [1, 1, 0, 0]})
-    runs = pd.concat([wide.assign(variant="equal_params"), runs])
-    summary = pd.concat([summary, summary.assign(variant="equal_params", n_solved=[4, 4, 2])])
-    text = headline_rst(critical_length_table(runs), summary)
-    base, variant = text.split("``t``, variant ``equal_params``:")
-    assert "T* = 10" in base and "T* >= 20" in variant and "solves 2 of 4" in variant
+    row = critical_length_table(constructed_runs({20: [1, 1, 1, 0, 0], 50: [0] * 5})).iloc[0]
+    assert row["critical_length"] == 20 and row["ci_low"] == 0 and row["ci_high"] == 20
+    # non-monotone: 2/5 at 20, 3/5 at 50 gives T* = 50 ('above'); resamples reach both sides
+    row = critical_length_table(constructed_runs({20: [1, 1, 0, 0, 0], 50: [1, 1, 1, 0, 0]}))
+    row = row.iloc[0]
+    assert row["critical_length"] == 50 and row["censored"] == "above"
+    assert row["ci_low"] == 0 and row["ci_high"] == 50
 
 
 def test_learned_weights_recover_known_coefficients():
     from rnnmemory.analysis import learned_weights
+    from rnnmemory.tasks import adding
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5000, 12, 1))
-    pred = 0.3 * x[:, 0] + 1.0 * x[:, 11] - 0.5 * x[:, 7] + 0.2  # (N, 1): x[T-5] = x[7]
-    got = learned_weights(x, pred)
-    assert got["coef_first"] == pytest.approx(0.3)
-    assert got["coef_last"] == pytest.approx(1.0)
-    assert got["coef_recent"] == pytest.approx(-0.5)
-    assert got["coef_intercept"] == pytest.approx(0.2)
-    assert got["fit_r2"] == pytest.approx(1.0)
-    noisy = learned_weights(x, x[:, 11] + rng.standard_normal((5000, 1)))  # a last-only model
-    assert abs(noisy["coef_first"]) < 0.05 and noisy["coef_last"] == pytest.approx(1, abs=0.05)
-    assert noisy["fit_r2"] == pytest.approx(0.5, abs=0.05)
-    short = learned_weights(x[:, :4], x[:, 0] + x[:, 3])  # T < 5: no recent column
-    assert np.isnan(short["coef_recent"]) and short["coef_first"] == pytest.approx(1)
-    assert np.isnan(learned_weights(x, np.full((5000, 1), np.inf))["fit_r2"])
-    assert np.isnan(learned_weights(rng.random((10, 4, 2)), rng.random((10, 1)))["coef_first"])
+    pred = 0.3 * x[:, 0] + 1.0 * x[:, 11] - 0.5 * x[:, 7] + 0.2  # (N, 1)
+    got = learned_weights("first_plus_last", x, pred, {})
+    assert got["coef_remembered"] == pytest.approx(0.3, abs=0.03)  # x[7] is noise here
+    assert got["coef_recent"] == pytest.approx(1.0, abs=0.03)
+    assert got["coef_intercept"] == pytest.approx(0.2, abs=0.03)
+    # the control remembers x[T-lag] with the task's lag (#10: analysis hard-coded lag 5)
+    lag4 = learned_weights("recent_plus_last", x, x[:, 8] + x[:, 11], {"lag": 4})
+    assert lag4["coef_remembered"] == pytest.approx(1.0) and lag4["fit_r2"] == pytest.approx(1)
+    lag5 = learned_weights("recent_plus_last", x, -0.5 * x[:, 7] + 0.2, {"lag": 5})
+    assert lag5["coef_remembered"] == pytest.approx(-0.5) and lag5["coef_recent"] == pytest.approx(
+        0, abs=1e-9
+    )
+    noisy = learned_weights("first_plus_last", x, x[:, 11] + rng.standard_normal((5000, 1)), {})
+    assert abs(noisy["coef_remembered"]) < 0.05 and noisy["fit_r2"] == pytest.approx(0.5, abs=0.05)
+    # adding: the weights are on the two marked values
+    xa, ya = adding(30, 2000, rng)
+    first, second = xa[:, :, 0][xa[:, :, 1] == 1].reshape(-1, 2).T  # marked values, in order
+    marked = learned_weights("adding", xa, (0.2 * first + second)[:, None], {})
+    assert marked["coef_remembered"] == pytest.approx(0.2) and marked[
+        "coef_recent"
+    ] == pytest.approx(1)
+    exact = learned_weights("adding", xa, ya, {})
+    assert exact["coef_remembered"] == pytest.approx(1) and exact["coef_recent"] == pytest.approx(1)
+    assert np.isnan(learned_weights("first_plus_last", x, np.full((5000, 1), np.inf), {})["fit_r2"])
+    assert np.isnan(learned_weights("sine", x, x[:, 0], {"period": 16.0})["coef_remembered"])

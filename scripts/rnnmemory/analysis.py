@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-LAG = 5  # the control task's recent value, x[T-5]
-COLUMNS = ("coef_first", "coef_last", "coef_recent", "coef_intercept", "fit_r2")
+from .tasks import TASKS
+
+COLUMNS = ("coef_remembered", "coef_recent", "coef_intercept", "fit_r2")
 
 
-def learned_weights(x: np.ndarray, predictions: np.ndarray) -> dict:
-    """Least-squares fit of the predictions on x[0], x[T-1] and, where it is a third step,
-    x[T-5]: prediction ~ a x[0] + b x[T-1] + c x[T-5] + d, with the fit's R^2.
+def learned_weights(task: str, x: np.ndarray, predictions: np.ndarray, params: dict) -> dict:
+    """Least-squares fit of the predictions on the two inputs the task's target sums
+    (``Task.memory_inputs``): prediction ~ a remembered + b recent + c, with the fit's R^2.
 
-    A network that solved first_plus_last has a ~ b ~ 1; one that only kept the recent value
-    has a ~ 0, b ~ 1. Defined for one input and one output channel; NaN elsewhere and for
-    non-finite predictions. x: (N, T, 1), predictions: (N, 1)."""
+    A network that solved the task has a ~ b ~ 1; one that kept only the recent input has
+    a ~ 0, b ~ 1 (first_plus_last: remembered x[0], recent x[T-1]; recent_plus_last: x[T-lag]
+    with the task's lag; adding: the first and the second marked value). NaN for tasks without
+    memory inputs and for non-finite predictions. x: (N, T, I), predictions: (N, 1)."""
     nan = dict.fromkeys(COLUMNS, float("nan"))
-    if x.ndim != 3 or x.shape[2] != 1 or predictions.reshape(len(x), -1).shape[1] != 1:
+    inputs = TASKS[task].memory_inputs
+    y = predictions.reshape(len(x), -1).astype(float)
+    if inputs is None or y.shape[1] != 1 or not np.all(np.isfinite(y)):
         return nan
-    y = predictions.reshape(-1).astype(float)
-    if not np.all(np.isfinite(y)):
-        return nan
-    steps = x.shape[1]
-    columns = {"coef_first": 0, "coef_last": steps - 1}
-    if steps - LAG not in (0, steps - 1) and steps >= LAG:
-        columns["coef_recent"] = steps - LAG
-    design = np.column_stack([x[:, t, 0] for t in columns.values()] + [np.ones(len(y))])
-    coef, *_ = np.linalg.lstsq(design.astype(float), y, rcond=None)
+    y = y[:, 0]
+    remembered, recent = inputs(x, **params)  # (N,), (N,)
+    design = np.column_stack([remembered, recent, np.ones(len(y))]).astype(float)  # (N, 3)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coef
     total = ((y - y.mean()) ** 2).sum()
-    out = dict(nan, **dict(zip(columns, coef[:-1].tolist(), strict=True)))
-    out["coef_intercept"] = float(coef[-1])
-    out["fit_r2"] = float(1 - (residual**2).sum() / total) if total > 0 else float("nan")
-    return out
+    r2 = float(1 - (residual**2).sum() / total) if total > 0 else float("nan")
+    return dict(zip(COLUMNS, [*map(float, coef), r2], strict=True))

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from .anchors import anchors_table, budget_sentences, failure_sentences
 from .config import BASE
 from .registry import FIGURES
 from .report_pages import html_table, inline_png
@@ -48,12 +49,22 @@ def figure_link(path: str, label: str) -> str:
 
 
 def _raw(html: str) -> list[str]:
-    return ["", ".. raw:: html", "", "   " + html, ""]
+    return ["", ".. raw:: html", "", *("   " + line for line in html.split("\n")), ""]
 
 
-def headline_rst(horizon: pd.DataFrame, summary: pd.DataFrame, figures: dict) -> str:
+def headline_rst(
+    horizon: pd.DataFrame,
+    summary: pd.DataFrame,
+    figures: dict,
+    runs: pd.DataFrame | None = None,
+    convergence: pd.DataFrame | None = None,
+    budget_source: str = "",
+    anchors: list | None = None,
+) -> str:
     """``figures``: task -> (headline PNG bytes, {figure name: report path}) of the base
-    variant. Variants other than base get their own sentences after the base ones."""
+    variant. Variants other than base get their own sentences after the base ones. Then the
+    budget check (``convergence``, docs.budget_convergence), what the failed ``runs`` learned,
+    and this study next to the published ``anchors``."""
     lines = [
         "**What the tables say.** The memory horizon T50 is the sequence length at which a "
         "logistic fit in log T to every run says half the seeds solve the task.",
@@ -82,4 +93,19 @@ def headline_rst(horizon: pd.DataFrame, summary: pd.DataFrame, figures: dict) ->
     lines += ["**Memory horizon per task, architecture and variant** (``tables/horizon.csv``; "
               "0 or inf: an open end of the interval):", ""]  # fmt: skip
     lines += _raw(html_table(table))
+    lines += ["**Does the training budget move T50?** (budget-converged: its 95% intervals at "
+              "the two largest budgets overlap)", ""]  # fmt: skip
+    lines += [f"- {s}." for s in budget_sentences(convergence, budget_source)] + [""]
+    if runs is not None and "outcome" in runs:
+        lines += ["**What the failed runs learned instead** (outcome rules: README, *What each "
+                  "run learned*):", ""]  # fmt: skip
+        lines += [f"- {s}." for s in failure_sentences(runs)] + [""]
+    if anchors:
+        lines += [
+            "**This study next to the published anchors.** No anchor uses this study's "
+            "criterion or budget; every one trains far longer (5e3 to 5e6 updates), so a "
+            "shorter horizon here is expected (``workflow/report/anchors.yaml``):",
+            "",
+        ]
+        lines += _raw(html_table(anchors_table(anchors, horizon)))
     return "\n".join(lines) + "\n"

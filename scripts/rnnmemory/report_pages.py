@@ -37,11 +37,11 @@ def _cell(value) -> str:
 
 def html_table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join(
+    rows = "\n".join(  # a line per row: docutils refuses lines over 10000 characters
         "<tr>" + "".join(_cell(v) for v in row) + "</tr>"
         for row in frame.itertuples(index=False, name=None)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table>"
 
 
 def table_page(frame: pd.DataFrame, name: str, description: str, csv_text: str) -> str:
@@ -56,7 +56,9 @@ def table_page(frame: pd.DataFrame, name: str, description: str, csv_text: str) 
 
 
 def inline_png(png: bytes, alt: str, width: str = "100%") -> str:
-    """A PNG inside the page itself, as reStructuredText's raw HTML."""
-    data = base64.b64encode(png).decode()
-    source = f"data:image/png;base64,{data}"
+    """A PNG inside the page itself, as reStructuredText's raw HTML. The base64 text is cut into
+    lines: docutils refuses lines over 10000 characters, and browsers drop the line breaks of a
+    data URL's base64."""
+    data = base64.encodebytes(png).decode().strip()  # 76 characters per line
+    source = "data:image/png;base64," + data
     return f'<img alt="{html.escape(alt)}" style="max-width:{width}" src="{source}"/>'

@@ -8,24 +8,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import BASE
 from .io import atomic_path
 
 # parameter columns first, then results, then where it ran, then timing (set timing aside
 # to compare two runs of the same config)
 PARAMETER_COLUMNS = [
     "variant", "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "match_params",
-    "nonlinearity",
+    "nonlinearity", "init",
     "lstm_forget_bias", "n_params",
     "n_train", "n_test", "epochs", "lr", "optimizer", "batch_size", "grad_clip", "task_params",
 ]  # fmt: skip
 METRIC_COLUMNS = [
     "final_train_loss", "final_test_loss", "baseline_loss", "null_loss",
     "normalised_test_loss", "solved", "outcome", "diverged", "diverged_epoch", "train_accuracy",
-    "test_accuracy", "coef_first", "coef_last", "coef_recent", "coef_intercept", "fit_r2",
+    "test_accuracy", "coef_remembered", "coef_recent", "coef_intercept", "fit_r2",
 ]  # fmt: skip
 ENVIRONMENT_COLUMNS = [
-    "device", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
+    "device", "backend", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
 ]  # fmt: skip
 TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds"]
 CELL = ["variant", "task", "arch", "seq_len"]
@@ -80,28 +79,42 @@ def wilson_ci(successes: int, n: int, z: float = 1.959963984540054) -> tuple[flo
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-OUTCOMES = ("solved", "partial", "last_only", "nothing", "other", "diverged")
+OUTCOMES = ("solved", "partial", "last_only", "memorised", "nothing", "other", "diverged")
 
 
 def classify_outcomes(
-    runs: pd.DataFrame, solved_below: float, last_only_band=0.25, nothing_band=0.25
+    runs: pd.DataFrame,
+    solved_below: float,
+    remembered_below=0.1,
+    recent_within=0.2,
+    memorised_train_below=0.5,
+    memorised_test_above=0.9,
+    partial_below=0.75,
 ) -> pd.Series:
-    """What each run learned, from r = test loss / memoryless baseline:
-    solved (r < solved_below), last_only (|r - 1| <= last_only_band: as good as a model that sees
-    only the recent input), nothing (|r - r_null| <= nothing_band r_null: as good as predicting
-    nothing), partial (between solved and last_only: remembers some of the early value), other,
-    or diverged. Where predicting nothing *is* the memoryless baseline (r_null = 1, the adding
-    problem) such a run is 'nothing'."""
+    """What each run learned, first rule that applies, from r = test loss / memoryless baseline,
+    the train ratio r_train, and the weights of its answer on the remembered and the recent input
+    (coef_remembered, coef_recent; NaN for tasks without them):
+
+    diverged (a non-finite loss), solved (r < solved_below), memorised (r_train <
+    memorised_train_below while r >= memorised_test_above: fits its training set, not the task),
+    last_only (|coef_remembered| < remembered_below and |coef_recent - 1| < recent_within: kept
+    only the recent input), nothing (both weights near 0: predicts a constant), partial
+    (r < partial_below: remembers some of the early value), other."""
     ratio = runs["normalised_test_loss"].astype(float)
-    null_ratio = (runs["null_loss"] / runs["baseline_loss"]).astype(float)
+    train_ratio = (runs["final_train_loss"] / runs["baseline_loss"]).astype(float)
+    remembered = runs["coef_remembered"].astype(float).abs()
+    recent = runs["coef_recent"].astype(float)
+    rules = [  # (label, condition), the first that holds wins
+        ("diverged", runs["diverged"].astype(bool) | ~np.isfinite(ratio)),
+        ("solved", ratio < solved_below),
+        ("memorised", (train_ratio < memorised_train_below) & (ratio >= memorised_test_above)),
+        ("last_only", (remembered < remembered_below) & ((recent - 1).abs() < recent_within)),
+        ("nothing", (remembered < remembered_below) & (recent.abs() < recent_within)),
+        ("partial", ratio < partial_below),
+    ]
     outcome = pd.Series("other", index=runs.index, dtype=object)
-    near_null = (ratio - null_ratio).abs() <= nothing_band * null_ratio
-    near_last = (ratio - 1).abs() <= last_only_band
-    outcome[near_null] = "nothing"
-    outcome[near_last & ~np.isclose(null_ratio, 1.0)] = "last_only"
-    outcome[(ratio >= solved_below) & (ratio < 1 - last_only_band)] = "partial"
-    outcome[ratio < solved_below] = "solved"
-    outcome[runs["diverged"].astype(bool) | ~np.isfinite(ratio)] = "diverged"
+    for label, condition in reversed(rules):
+        outcome[condition.to_numpy()] = label
     return outcome
 
 
@@ -111,7 +124,8 @@ def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.Da
     resample of seeds serves every length, as a seed's runs at different lengths belong
     together).
     T* is NaN when no length is solved by half the seeds; ``censored`` says 'below' then, and
-    'above' when the longest length studied is solved (T* is at least that)."""
+    'above' when the longest length studied is solved (T* is at least that). Every resample
+    counts: one with no length solved is below the shortest (ci_low 0, an open end)."""
     rng = np.random.default_rng(seed)
     rows = []
     for (variant, task, arch), group in runs.groupby(CELL[:3], sort=True):
@@ -119,11 +133,11 @@ def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.Da
         lengths = solved.columns.to_numpy()
         matrix = solved.to_numpy()  # (seeds, lengths), NaN where a run is missing
         draws = rng.integers(0, len(matrix), size=(n_resamples, len(matrix)))
+        # a resample in which no length is solved by half the seeds has T* below the shortest:
+        # it counts as 0 (an open lower end), never dropped
         boot = [_critical(np.nanmean(matrix[d], axis=0), lengths) for d in draws]
+        low, high = np.quantile(np.nan_to_num(boot, nan=0.0), [0.025, 0.975])
         point = _critical(np.nanmean(matrix, axis=0), lengths)
-        low, high = np.nanquantile(np.array(boot, dtype=float), [0.025, 0.975]) if not all(
-            np.isnan(boot)
-        ) else (np.nan, np.nan)  # fmt: skip
         censored = "below" if np.isnan(point) else ("above" if point == lengths.max() else "")
         rows.append(
             dict(variant=variant, task=task, arch=arch, critical_length=point, ci_low=low,
@@ -187,38 +201,3 @@ def write_table(table: pd.DataFrame, stem: str | Path) -> None:
         table.to_csv(tmp, index=False)
     with atomic_path(f"{stem}.parquet") as tmp:
         table.to_parquet(tmp, index=False)
-
-
-def headline_rst(critical: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """One sentence per (variant, task, arch) on how far back it remembers, as
-    reStructuredText; variants other than 'base' are named."""
-    lines = ["**What the tables say.**", ""]
-    order = critical.assign(not_base=critical["variant"] != BASE)  # base first, per task
-    order = order.sort_values(["task", "not_base", "variant"], kind="stable")
-    for (task, variant), rows in order.groupby(["task", "variant"], sort=False):
-        lines.append(f"``{task}``:" if variant == BASE else f"``{task}``, variant ``{variant}``:")
-        lines.append("")
-        for _, row in rows.iterrows():
-            cells = summary[
-                (summary["variant"] == variant) & (summary["task"] == task)
-                & (summary["arch"] == row["arch"])
-            ]  # fmt: skip
-            best = cells.sort_values("seq_len").iloc[-1]
-            if row["censored"] == "below":
-                claim = f"no length from {row['shortest']:g} up is solved by half of the seeds"
-            elif row["censored"] == "above":
-                claim = (
-                    f"still remembers at the longest length studied: T* >= {row['longest']:g} "
-                    "(half the seeds or more solve it)"
-                )
-            else:
-                claim = (
-                    f"remembers up to T* = {row['critical_length']:g} "
-                    f"(95% CI {row['ci_low']:g} to {row['ci_high']:g})"
-                )
-            lines.append(
-                f"- **{row['arch']}** {claim}; at T = {best['seq_len']:g} it solves "
-                f"{best['n_solved']:g} of {best['n']:g} seeds."
-            )
-        lines.append("")
-    return "\n".join(lines) + "\n"

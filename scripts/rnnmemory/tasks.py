@@ -36,6 +36,10 @@ class Task:
     description: str
     params: dict = field(default_factory=dict)  # knob name -> default value
     reference_losses: Callable[..., tuple[float, float]] | None = None  # analytic (baseline, null)
+    # memory tasks: the two inputs the target sums, as (remembered, recent) values (N,) each
+    # from (x, **params), and how figures name them ({lag} is filled from params)
+    memory_inputs: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    memory_names: tuple[str, str] = ("", "")
 
 
 # ----------------------------------------------------------------------------- generators
@@ -142,18 +146,38 @@ def _sine_references(seq_len, period=16.0, **_):
     return 2 * np.sin(np.pi / period) ** 2, 0.5
 
 
+def _first_and_last(x, **_):
+    return x[:, 0, 0], x[:, -1, 0]
+
+
+def _lagged_and_last(x, lag=5, **_):
+    return x[:, -lag, 0], x[:, -1, 0]
+
+
+def _marked_values(x, **_):
+    # (N, T) values and markers; the first marker is in the first half, the second after it
+    values, markers = x[:, :, 0], x[:, :, 1]
+    order = np.argsort(-markers, axis=1, kind="stable")[:, :2]  # the two marked steps
+    first, second = order.min(axis=1), order.max(axis=1)
+    rows = np.arange(len(x))
+    return values[rows, first], values[rows, second]
+
+
 TASKS: dict[str, Task] = {
     "first_plus_last": Task(
         first_plus_last, "mse", 2, "y = x[0] + x[T-1]: remember the first value",
-        reference_losses=_sum_of_two_normals,
+        reference_losses=_sum_of_two_normals, memory_inputs=_first_and_last,
+        memory_names=("x[0]", "x[T-1]"),
     ),
     "recent_plus_last": Task(
         recent_plus_last, "mse", 5, "y = x[T-5] + x[T-1]: the control, a value 5 steps back",
-        params={"lag": 5}, reference_losses=_sum_of_two_normals,
+        params={"lag": 5}, reference_losses=_sum_of_two_normals, memory_inputs=_lagged_and_last,
+        memory_names=("x[T-{lag}]", "x[T-1]"),
     ),
     "adding": Task(
         adding, "mse", 2, "sum of the two marked values (Hochreiter & Schmidhuber 1997)",
-        reference_losses=_adding_references,
+        reference_losses=_adding_references, memory_inputs=_marked_values,
+        memory_names=("the first marked value", "the second marked value"),
     ),
     "ramp": Task(
         ramp, "mse", 2, "next value of the ramp r * t", reference_losses=_ramp_references

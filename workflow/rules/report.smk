@@ -9,6 +9,7 @@ rule headline:
     input:
         horizon=P.table_file("horizon"),
         summary=P.table_file("summary"),
+        runs=P.table_file("runs"),
         figures=expand(
             P.figure, variant="base", task=TASKS, figure="horizon", ext="png"
         ),
@@ -25,6 +26,10 @@ rule headline:
         runtime=5,
     params:
         tasks=TASKS,
+        budgets=config["analysis"]["budget_variants"],
+        # relative to the workflow (an absolute path would change with the checkout's place)
+        budget_check=config["analysis"]["budget_check"],
+        anchors="workflow/report/anchors.yaml",
         figure_paths={
             task: {
                 name: P.figure.format(

@@ -24,11 +24,6 @@ from .common import (
 )
 
 RUN = ["variant", "task", "arch", "seq_len", "seed"]
-# the inputs whose sum each task's target is (the columns coef_remembered and coef_recent)
-REMEMBERED = {"first_plus_last": "x[0]", "recent_plus_last": "x[T-{lag}]",
-              "adding": "the first marked value"}  # fmt: skip
-RECENT = {"first_plus_last": "x[T-1]", "recent_plus_last": "x[T-1]",
-          "adding": "the second marked value"}  # fmt: skip
 
 
 def _lag(runs) -> int:
@@ -48,12 +43,12 @@ def learned_weights(tables, solved_below):
         return empty(f"{name(runs)}: what the answer depends on",
                      "no learned-weights fit for this task")  # fmt: skip
     task = runs["task"].iloc[0]
-    remembered = REMEMBERED.get(task, "the remembered input").format(lag=_lag(runs))
+    remembered, recent = (n.format(lag=_lag(runs)) for n in TASKS[task].memory_names)
     names = archs(runs)
     colors = palette(names)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, layout="constrained")
     titles = [f"weight on the remembered input, {remembered}",
-              f"weight on the recent input, {RECENT.get(task, 'the recent input')}"]  # fmt: skip
+              f"weight on the recent input, {recent}"]  # fmt: skip
     for ax, column, title in zip(axes, columns, titles, strict=True):
         median_and_seeds(ax, runs, column, names, colors)
         ax.axhline(1.0, color="0.3", ls="--", lw=1, label="needed to solve (1)")
