@@ -2,13 +2,14 @@
 # make test      : set up (first time) and run the full test suite (what CI runs)
 # make test-fast : the unit tests only (under a minute), for everyday work
 # make bench     : the trainer benchmark
+# make docs      : docs/results.md and the README's numbers, from the finished studies' tables
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 4
 ARGS ?=  # more Snakemake arguments, e.g. ARGS="--configfile my-study.yaml"
 
-.PHONY: venv study test test-fast lint format bench clean
+.PHONY: venv study test test-fast lint format bench docs clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +44,11 @@ format: venv
 
 bench: venv
 	$(BIN)/python benchmarks/trainer.py
+
+# docs/results.md, its figures and the README's results and speed blocks, from the tables of
+# the finished studies (config.yaml, studies/budget.yaml, studies/remedies.yaml) and the bench
+docs: venv
+	$(BIN)/python scripts/write_docs.py
 
 # removes the default study's results (other studies live in their own results_dir)
 clean:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import TINY, copy_project, runs_without_timing, snakemake
+from helpers import TINY, copy_project, runs_without_timing, tiny
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +16,9 @@ def test_same_config_same_numbers(threads, tiny_study, tmp_path):
     tables = [f"{TINY}/tables/runs.csv", f"{TINY}/tables/history.csv"]
     first = tiny_study if threads == 1 else copy_project(tmp_path / "first")
     if threads != 1:
-        snakemake(first, *tables, "--configfile", "tests/tiny.yaml", *override)
+        tiny(first, *override, targets=tables)
     second = copy_project(tmp_path / "second")
-    snakemake(second, *tables, "--configfile", "tests/tiny.yaml", *override)
+    tiny(second, *override, targets=tables)
     tables = [runs_without_timing(workdir) for workdir in (first, second)]
     assert (tables[0]["threads"] == threads).all()
     assert tables[0].equals(tables[1])

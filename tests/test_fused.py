@@ -226,7 +226,8 @@ def test_huge_pre_activations_saturate(kernel, arch, nonlinearity, dtype):
 
 
 def test_default_backend(kernel):
-    assert fused.default_backend("cpu") == "fused"
+    avx512 = "avx512f" in fused._cpu_flags().split()  # without it torch's ops are faster
+    assert fused.default_backend("cpu") == ("fused" if avx512 else "bptt")
     assert fused.default_backend(torch.device("cuda")) == "bptt"
 
 
@@ -252,7 +253,10 @@ def test_without_a_compiler_training_falls_back_to_torch_ops(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["bptt", "True"]
     lines = [line for line in proc.stderr.splitlines() if "fused CPU kernel unavailable" in line]
-    assert len(lines) == 1 and "no C++ compiler" in lines[0], proc.stderr
+    if "avx512f" in fused._cpu_flags().split():  # auto tries the kernel only with AVX-512
+        assert len(lines) == 1 and "no C++ compiler" in lines[0], proc.stderr
+    else:
+        assert lines == [], proc.stderr
     assert list(tmp_path.iterdir()) == []  # nothing built, nothing remembered
 
 
@@ -279,7 +283,8 @@ def test_a_large_cell_trains_in_under_1_gib(kernel):
         "seeds = list(range(20))\n"
         "data = [make_dataset('first_plus_last', 200, s, 1000, 200) for s in seeds]\n"
         "model = {'hidden_size': 10, 'num_layers': 1}\n"
-        "r = train_cell(data, seeds, 'lstm', model, TrainSettings(epochs=2), log=lambda l: None)\n"
+        "r = train_cell(data, seeds, 'lstm', model, TrainSettings(epochs=2), log=lambda l: None,\n"
+        "               backend='fused')\n"
         "print(r.backend, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     proc = _run(code)

@@ -84,6 +84,35 @@ def budget_convergence(horizon: pd.DataFrame, budgets: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def variant_comparison(horizon: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, arch): T50 of the base and of every variant, and per variant whether its 95%
+    interval separates from the base's ('longer', 'shorter') or overlaps it ('same')."""
+    rows = []
+    for (task, arch), group in horizon.groupby(["task", "arch"], sort=True):
+        by_variant = {r["variant"]: r for _, r in group.iterrows()}
+        if BASE not in by_variant:
+            continue
+        base = by_variant[BASE]
+        for variant, row in by_variant.items():
+            if variant == BASE:
+                continue
+            verdict = "same" if overlap(base, row) else (
+                "longer" if _centre(row) > _centre(base) else "shorter")  # fmt: skip
+            rows.append({"task": task, "arch": arch, "base T50": t50_text(base),
+                         "variant": variant, "variant T50": t50_text(row),
+                         "vs base (95% CIs)": verdict})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _centre(row) -> float:
+    """Where a horizon sits, censored ones at their inner bound."""
+    if row["censored"] == "above":
+        return math.inf
+    if row["censored"] == "below":
+        return 0.0
+    return row["t50"]
+
+
 def run_line(record: dict) -> str:
     """Where the numbers come from: 'commit abc123 (clean), machine X (2 cores), 8 min 0 s'."""
     minutes, seconds = divmod(round(record.get("wall_seconds", 0)), 60)
@@ -167,6 +196,10 @@ def results_markdown(studies: list[Study], anchors: list[dict], figures: list[st
         lines += study_section(study.title, study.config_file, study.record, study.tables)
         if study.budgets:
             lines += budget_section(study)
+        elif (study.tables["horizon"]["variant"] != BASE).any():
+            lines += ["Each variant against the base config: **longer** or **shorter** when the",
+                      "95% intervals do not overlap, **same** when they do.", "",
+                      markdown_table(variant_comparison(study.tables["horizon"])), ""]  # fmt: skip
         for task in study.config.get("tasks", []):
             present = [f for f in figures if study.figure(task, f).exists()]
             lines += [f"![{f} {task}]({study.doc_figure(task, f)})" for f in present[:1]]

@@ -13,7 +13,7 @@
 // glibc's vector expf in a sigmoid loop: 0.42 ns), within 1.5 ulp of the exact values in
 // float and double.
 //
-// Vec<T> is one 64-byte vector (16 floats or 8 doubles): one AVX-512 register, two AVX2 ones.
+// Vec<T> is one vector register: 64 bytes (16 floats or 8 doubles) with AVX-512, else 32.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,14 @@
 
 namespace rnnfused {
 
+// 32 bytes without AVX-512: a 64-byte vector would take two of AVX2's 16 registers, and the
+// kernel's register tiles (sized for AVX-512's 32) then spill to memory (measured on an AVX2
+// EPYC: the fused kernel ran 1.5 to 3x slower than torch's ops with 64-byte vectors).
+#if defined(__AVX512F__)
 constexpr int kVecBytes = 64;
+#else
+constexpr int kVecBytes = 32;
+#endif
 
 template <class T>
 struct Simd;

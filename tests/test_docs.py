@@ -1,0 +1,82 @@
+"""docs/results.md and the README's generated blocks (rnnmemory.docs) from small constructed
+tables: every number in them comes from the tables and the run record, and regenerating gives
+the same text."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnmemory.docs import (
+    Study,
+    budget_convergence,
+    readme_blocks,
+    replace_block,
+    results_markdown,
+    t50_text,
+    variant_comparison,
+)
+
+RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
+              command="make study", wall_seconds=1234.4, finished="2026-11-26 02:00")  # fmt: skip
+
+
+def horizon_row(variant, arch, t50, low, high, censored=""):
+    return dict(variant=variant, task="adding", arch=arch, t50=t50, t50_low=low, t50_high=high,
+                slope=-3.0, n_runs=40, n_solved=20, censored=censored, shortest=5.0,
+                longest=40.0)  # fmt: skip
+
+
+def study(variants=(), budgets=None):
+    rows = [horizon_row("base", "gru", 21.3, 15.2, 30.9),
+            horizon_row("base", "lstm", np.nan, 33.0, np.inf, "above")]  # fmt: skip
+    for variant, t50, low, high in variants:
+        rows.append(horizon_row(variant, "gru", t50, low, high))
+    runs = pd.DataFrame(dict(variant="base", task="adding", arch=["gru", "gru", "lstm"],
+                             outcome=["solved", "memorised", "solved"]))  # fmt: skip
+    config = {"tasks": ["adding"], "analysis": {"budget_variants": budgets or {}}}
+    tables = {"horizon": pd.DataFrame(rows), "runs": runs, "summary": pd.DataFrame()}
+    return Study("The default study", "config.yaml", config, Path("/nonexistent"), RECORD, tables)
+
+
+def test_t50_text_states_censoring_and_open_ends():
+    assert t50_text(horizon_row("base", "gru", 21.3, 15.2, 30.9)) == "21.3 [15.2, 30.9]"
+    assert t50_text(horizon_row("base", "lstm", np.nan, 33.0, np.inf, "above")) == "> 40 [33, open]"
+    assert t50_text(horizon_row("base", "rnn", np.nan, 0.0, 4.8, "below")) == "< 5 [open, 4.8]"
+
+
+def test_results_page_and_readme_blocks_come_from_the_tables():
+    default = study()
+    text = results_markdown([default], [], ["horizon"])
+    assert "| adding | gru | base | 21.3 [15.2, 30.9] | 20 / 40 |" in text
+    assert "| adding | lstm | base | > 40 [33, open] | 20 / 40 |" in text
+    assert "commit `0123456789` (clean), AMD EPYC (2 cores), `make study` took 20 min 34 s" in text
+    assert results_markdown([default], [], ["horizon"]) == text  # the same tables, the same text
+    readme = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- bench:start -->\n" \
+             "<!-- bench:end -->\n"  # fmt: skip
+    for name, block in readme_blocks([default], None).items():
+        readme = replace_block(readme, name, block)
+    assert "old" not in readme and "| adding | gru | 21.3 [15.2, 30.9] | 20 / 40 |" in readme
+    again = readme
+    for name, block in readme_blocks([default], None).items():
+        again = replace_block(again, name, block)
+    assert again == readme  # regenerating changes nothing
+
+
+def test_budget_check_and_remedies_are_judged_by_their_intervals():
+    budgets = {"updates_4x": 4, "updates_16x": 16}
+    converged = study([("updates_4x", 25.0, 18.0, 33.0), ("updates_16x", 30.0, 22.0, 41.0)],
+                      budgets)  # fmt: skip
+    table = budget_convergence(converged.tables["horizon"], budgets).set_index("arch")
+    assert table.loc["gru", "converged"] == "yes"
+    moved = study([("updates_4x", 25.0, 18.0, 33.0), ("updates_16x", 80.0, 50.0, 120.0)], budgets)
+    table = budget_convergence(moved.tables["horizon"], budgets).set_index("arch")
+    assert table.loc["gru", "converged"] == "no" and table.loc["lstm", "converged"] == "?"
+    assert "Budget check" in results_markdown([moved], [], [])
+    remedies = study([("orthogonal", 80.0, 50.0, 120.0), ("grad_clip_1", 20.0, 14.0, 29.0)])
+    verdicts = variant_comparison(remedies.tables["horizon"]).set_index("variant")
+    assert verdicts.loc["orthogonal", "vs base (95% CIs)"] == "longer"
+    assert verdicts.loc["grad_clip_1", "vs base (95% CIs)"] == "same"
+    assert "| adding | gru | 21.3 [15.2, 30.9] | orthogonal | 80 [50, 120] | longer |" in (
+        results_markdown([remedies], [], [])
+    )
