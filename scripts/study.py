@@ -81,7 +81,7 @@ def record_run(results: Path, args: list[str], seconds: float) -> None:
         "commit": commit,
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "machine": machine(),
-        "command": shlex.join(["make", "study", *([f"ARGS={shlex.join(args)}"] if args else [])]),
+        "command": shlex.join(["scripts/study.py", *args]),  # what `make study` runs
         "wall_seconds": seconds
         + (previous.get("wall_seconds", 0) if previous.get("commit") == commit else 0),
         "invocations": 1

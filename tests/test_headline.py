@@ -66,3 +66,18 @@ def test_first_page_says_when_no_budget_check_was_run():
     text = headline_rst(horizon, summary, {}, runs=runs, budget_source="budget.yaml, not run")
     assert "no budget check found (budget.yaml, not run)" in text
     assert render(text)[1] == ""
+
+
+def test_first_page_names_the_remedies_that_moved_t50():
+    from rnnmemory.docs import variant_comparison
+
+    runs, summary, horizon = constructed()
+    orthogonal = horizon[horizon["variant"] == "base"].assign(variant="orthogonal")
+    orthogonal.loc[orthogonal["arch"] == "rnn", ["t50", "t50_low", "t50_high"]] = [90, 70, 99]
+    remedies = variant_comparison(pd.concat([horizon[horizon["variant"] == "base"], orthogonal]))
+    text = headline_rst(horizon, summary, {}, remedies=remedies, remedies_source="remedies.yaml")
+    assert "rnn on adding (base T50 " in text and "orthogonal longer (90 [70, 99])" in text
+    assert "lstm on adding" in text and "no remedy moved T50; within the base's interval: " \
+        "orthogonal" in text  # fmt: skip
+    missing = headline_rst(horizon, summary, {}, remedies=None, remedies_source="remedies.yaml")
+    assert "no remedies study found (remedies.yaml)" in missing

@@ -5,20 +5,32 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import TINY, copy_project, job_counts, runs_without_timing, snakemake, tiny
+from helpers import (
+    TINY,
+    copy_project,
+    job_counts,
+    load_yaml,
+    runs_without_timing,
+    snakemake,
+    tiny,
+)
 from rnnmemory.registry import FIGURES, PROBES, TABLES
 
 pytestmark = pytest.mark.slow
 RUN = ["variant", "task", "arch", "seq_len", "seed"]
 
 
+DEFAULT = load_yaml("config.yaml")
+TASKS, ARCHS, LENGTHS = (len(DEFAULT[key]) for key in ("tasks", "archs", "seq_lens"))
+
+
 def test_dry_run_of_the_default_study_lists_one_job_per_cell(tmp_path):
     counts = job_counts(snakemake(copy_project(tmp_path), "-n").stdout)
-    # default config: 2 tasks x 3 archs x 8 lengths cells; datasets and probes per row
-    assert counts["train_cell"] == 2 * 3 * 8
-    assert counts["make_dataset"] == 2 * 8
-    assert counts["probe_cells"] == 2 * 3
-    assert counts["plot_figures"] == 2
+    # one train job per (task, arch, T) cell; datasets per (task, T), probes per (task, arch)
+    assert counts["train_cell"] == TASKS * ARCHS * LENGTHS
+    assert counts["make_dataset"] == TASKS * LENGTHS
+    assert counts["probe_cells"] == TASKS * ARCHS
+    assert counts["plot_figures"] == TASKS
 
 
 def test_tiny_study_tables(tiny_study):
@@ -186,7 +198,7 @@ def test_damaged_file_is_named_and_rebuilt_after_deletion(tmp_path, damaged, dam
     log_text = (workdir / TINY / f"logs/{log}.log").read_text()
     assert f"{TINY}/{damaged}: {message}" in log_text  # the message names the file
     path.unlink()
-    tiny(workdir, *ONE_CELL, targets=tables)
+    tiny(workdir, *ONE_CELL)  # the whole study: every file that needs the deleted one
     metrics = json.loads((workdir / TINY / "runs/base/first_plus_last/rnn/T5/metrics.json")
                          .read_text())  # fmt: skip
     assert [run["seed"] for run in metrics["runs"]] == [0]
@@ -194,7 +206,7 @@ def test_damaged_file_is_named_and_rebuilt_after_deletion(tmp_path, damaged, dam
 
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
     out = snakemake(copy_project(tmp_path), "--profile", "profiles/slurm", "-n").stdout
-    assert job_counts(out)["train_cell"] == 2 * 3 * 8
+    assert job_counts(out)["train_cell"] == TASKS * ARCHS * LENGTHS
 
 
 def test_every_probe_has_a_table_or_feeds_the_runs_table():

@@ -52,6 +52,24 @@ def failure_sentences(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def remedy_sentences(comparison: pd.DataFrame | None, source: str) -> list[str]:
+    """Per (task, arch): the remedies that moved T50 (docs.variant_comparison), and how many
+    did not; a note when the remedies study was not run."""
+    if comparison is None or comparison.empty:
+        return [f"no remedies study found ({source})"]
+    lines = []
+    for (task, arch), group in comparison.groupby(["task", "arch"], sort=True):
+        verdict = group["vs base (95% CIs)"]
+        moved = group[verdict != "same"]
+        parts = [f"{r['variant']} {r['vs base (95% CIs)']} ({r['variant T50']})"
+                 for _, r in moved.iterrows()]  # fmt: skip
+        same = ", ".join(group.loc[verdict == "same", "variant"])
+        text = "; ".join(parts) if parts else "no remedy moved T50"
+        lines.append(f"{arch} on {task} (base T50 {group['base T50'].iloc[0]}): {text}"
+                     + (f"; within the base's interval: {same}" if same else ""))  # fmt: skip
+    return lines
+
+
 def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]:
     """Per (task, arch) of the budget check: whether T50 is budget-converged, with its T50 at
     every budget; a note when no budget check was run."""

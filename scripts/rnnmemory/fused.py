@@ -195,9 +195,9 @@ def unavailable_reason() -> str | None:
 
 def default_backend(device) -> str:
     """``fused`` on a CPU with AVX-512 where the kernel builds, else ``bptt`` (CUDA keeps
-    torch's ops). Without AVX-512 the kernel is slower than torch's ops (measured on a 2-core
-    AVX2 EPYC, K=20 seeds, T=70, one thread: RNN 331 vs 176 ms per epoch, GRU 502 vs 584), so
-    ``auto`` leaves it out there; ``training.train_cell(..., backend="fused")`` forces it."""
+    torch's ops). Without AVX-512 the kernel is slower than torch's ops (`make bench` on a
+    2-core AVX2 EPYC), so ``auto`` leaves it out there; ``train_cell(..., backend="fused")``
+    forces it."""
     if torch.device(device).type != "cpu" or "avx512f" not in _cpu_flags().split():
         return "bptt"
     return "fused" if available() else "bptt"

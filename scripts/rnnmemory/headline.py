@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .anchors import anchors_table, budget_sentences, failure_sentences
+from .anchors import anchors_table, budget_sentences, failure_sentences, remedy_sentences
+from .archs import ARCH_RECORDS
 from .config import BASE
 from .registry import FIGURES
 from .report_pages import html_table, inline_png
@@ -60,6 +61,8 @@ def headline_rst(
     convergence: pd.DataFrame | None = None,
     budget_source: str = "",
     anchors: list | None = None,
+    remedies: pd.DataFrame | None = None,
+    remedies_source: str = "",
 ) -> str:
     """``figures``: task -> (headline PNG bytes, {figure name: report path}) of the base
     variant. Variants other than base get their own sentences after the base ones. Then the
@@ -70,8 +73,11 @@ def headline_rst(
         "logistic fit in log T to every run says half the seeds solve the task.",
         "",
     ]
-    order = horizon.assign(not_base=horizon["variant"] != BASE)
-    order = order.sort_values(["task", "not_base", "variant"], kind="stable")
+    # archs in the registry's order (rnn, gru, lstm), the base variant first in each task
+    rank = {arch: i for i, arch in enumerate(ARCH_RECORDS)}
+    order = horizon.assign(not_base=horizon["variant"] != BASE,
+                           arch_rank=horizon["arch"].map(rank))  # fmt: skip
+    order = order.sort_values(["task", "not_base", "variant", "arch_rank"], kind="stable")
     for task, task_rows in order.groupby("task", sort=False):
         lines += [f"``{task}``", "~" * (len(task) + 4), ""]
         png, paths = figures.get(task, (None, {}))
@@ -96,6 +102,10 @@ def headline_rst(
     lines += ["**Does the training budget move T50?** (budget-converged: its 95% intervals at "
               "the two largest budgets overlap)", ""]  # fmt: skip
     lines += [f"- {s}." for s in budget_sentences(convergence, budget_source)] + [""]
+    if remedies_source:
+        lines += ["**Do the remedies move T50?** (each init or clipping against the base config; "
+                  "longer or shorter: the 95% intervals do not overlap)", ""]  # fmt: skip
+        lines += [f"- {s}." for s in remedy_sentences(remedies, remedies_source)] + [""]
     if runs is not None and "outcome" in runs:
         lines += ["**What the failed runs learned instead** (outcome rules: README, *What each "
                   "run learned*):", ""]  # fmt: skip

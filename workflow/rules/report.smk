@@ -29,6 +29,7 @@ rule headline:
         budgets=config["analysis"]["budget_variants"],
         # relative to the workflow (an absolute path would change with the checkout's place)
         budget_check=config["analysis"]["budget_check"],
+        remedies_check=config["analysis"]["remedies_check"],
         anchors="workflow/report/anchors.yaml",
         figure_paths={
             task: {
