@@ -21,6 +21,16 @@ def test_wilson_interval_matches_published_values():
     assert np.isnan(wilson_ci(0, 0)[0])
 
 
+def test_wilson_interval_reaches_the_ends_exactly():
+    """10 of 10 gave an upper bound a hair below 1, so the error bar below a fraction of 1 was
+    negative and matplotlib refused to draw the budget study's horizon figure."""
+    for n in range(1, 60):
+        assert wilson_ci(n, n)[1] == 1.0 and wilson_ci(0, n)[0] == 0.0
+        if n > 1:
+            low, high = wilson_ci(n // 2, n)
+            assert 0 < low <= n // 2 / n <= high < 1
+
+
 def test_bootstrap_interval():
     assert bootstrap_ci([0.3, 0.3, 0.3]) == (0.3, 0.3)
     assert bootstrap_ci([2.0]) == (2.0, 2.0)

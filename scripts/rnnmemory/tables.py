@@ -76,7 +76,10 @@ def wilson_ci(successes: int, n: int, z: float = 1.959963984540054) -> tuple[flo
     p = successes / n
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # exact ends: centre + half is 1 when every trial succeeds, but rounds to just below it
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return float(low), float(high)
 
 
 OUTCOMES = ("solved", "partial", "last_only", "memorised", "nothing", "other", "diverged")
