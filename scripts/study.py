@@ -73,7 +73,9 @@ def git(*args) -> str:
 
 def record_run(results: Path, args: list[str], seconds: float) -> None:
     """Add this invocation to results/benchmarks/study.json: the commit, the machine and the
-    wall time that docs/results.md names for the study's numbers (resumed runs add up)."""
+    wall time that docs/results.md names for the study's numbers. Every invocation that ran
+    jobs adds up (a resumed run, a rerun of a figure, one that failed half way): the wall time
+    is what the study's results cost, and ``commits`` lists every commit that wrote some."""
     path = results / "benchmarks" / "study.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     commit = git("rev-parse", "HEAD")
@@ -82,10 +84,9 @@ def record_run(results: Path, args: list[str], seconds: float) -> None:
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "machine": machine(),
         "command": shlex.join(["scripts/study.py", *args]),  # what `make study` runs
-        "wall_seconds": seconds
-        + (previous.get("wall_seconds", 0) if previous.get("commit") == commit else 0),
-        "invocations": 1
-        + (previous.get("invocations", 0) if previous.get("commit") == commit else 0),
+        "wall_seconds": seconds + previous.get("wall_seconds", 0),
+        "invocations": 1 + previous.get("invocations", 0),
+        "commits": sorted({*previous.get("commits", []), commit[:10]}),
         "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,10 +156,11 @@ def main(args: list[str]) -> int:
     try:
         start = time.perf_counter()
         code = run([*snakemake, *args], Terminal())
+        dry = "-n" in args or "--dry-run" in args
+        if not dry and (code != 0 or report_is_stale(results)):  # jobs ran (some may have failed)
+            record_run(results, args, time.perf_counter() - start)
         if code != 0:
             return code
-        if "-n" not in args and "--dry-run" not in args and report_is_stale(results):
-            record_run(results, args, time.perf_counter() - start)
         if not report_is_stale(results):
             print(f"report up to date: {results / 'report.html'}")
             return 0

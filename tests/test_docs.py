@@ -50,7 +50,8 @@ def test_results_page_and_readme_blocks_come_from_the_tables():
     text = results_markdown([default], [], ["horizon"])
     assert "| adding | gru | base | 21.3 [15.2, 30.9] | 20 / 40 |" in text
     assert "| adding | lstm | base | > 40 [33, open] | 20 / 40 |" in text
-    assert "commit `0123456789` (clean), AMD EPYC (2 cores), `make study` took 20 min 34 s" in text
+    assert ("commit `0123456789` (last clean), AMD EPYC (2 cores), 1 invocation of "
+            "`scripts/study.py` took 20 min 34 s in all") in text  # fmt: skip
     assert results_markdown([default], [], ["horizon"]) == text  # the same tables, the same text
     readme = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- bench:start -->\n" \
              "<!-- bench:end -->\n"  # fmt: skip

@@ -117,9 +117,13 @@ def run_line(record: dict) -> str:
     """Where the numbers come from: 'commit abc123 (clean), machine X (2 cores), 8 min 0 s'."""
     minutes, seconds = divmod(round(record.get("wall_seconds", 0)), 60)
     state = "with uncommitted changes" if record.get("dirty") else "clean"
-    return (f"commit `{record.get('commit', '?')[:10]}` ({state}), {record.get('machine', '?')}, "
-            f"`{record.get('command', '?')}` took {minutes} min {seconds} s "
-            f"(finished {record.get('finished', '?')})")  # fmt: skip
+    commits = record.get("commits") or [record.get("commit", "?")[:10]]
+    runs = record.get("invocations", 1)
+    return (f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} "
+            f"(last {state}), {record.get('machine', '?')}, {runs} invocation"
+            f"{'s' if runs > 1 else ''} of `scripts/study.py` took {minutes} min {seconds} s in "
+            f"all, the last `{record.get('command', '?')}` (finished "
+            f"{record.get('finished', '?')})")  # fmt: skip
 
 
 def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
