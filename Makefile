@@ -25,8 +25,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 study: venv
 	@$(BIN)/python scripts/study.py --cores $(CORES) $(ARGS)
 
+# two workers: one's Snakemake or SLURM waits while the other computes (tests/conftest.py)
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"

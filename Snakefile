@@ -45,6 +45,13 @@ onstart:
         check_cuda(sys.executable)
 
 
+onerror:
+    # the profile's `quiet: rules` also hides Snakemake's error block: name each failed job,
+    # its log and the log's last line (the error) here, for local and cluster runs alike
+    for line in failed_job_lines(getattr(workflow.scheduler, "failed", ())):
+        print(line, file=sys.stderr)
+
+
 # every file is a target, so a deleted one (a damaged dataset or run file) is rebuilt
 rule all:
     default_target: True

@@ -14,6 +14,7 @@ import torch
 from rnnmemory import fused
 from rnnmemory.archs import GATES
 from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_model_layout
+from rnnmemory.optim import Adam
 from rnnmemory.training import _batches, _take
 
 HIDDEN, INPUT, N = 10, 1, 1000
@@ -88,12 +89,12 @@ def reference_step(arch, seq_len, batch_size=None, seed=0):
 
 
 def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None):
-    """The project's trainer loop (stacked seeds, fused Adam) with the given layer backend."""
+    """The project's trainer loop (stacked seeds, its own Adam) with the given layer backend."""
     model = StackedRecurrentNet.from_seeds(
         range(n_seeds), arch, backend=backend, input_size=INPUT, hidden_size=HIDDEN,
         num_layers=1, output_size=1,
     )  # fmt: skip
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
+    optimizer = Adam(model.parameters(), lr=0.01)
     x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT))  # (K, I, T, N)
     y = torch.randn(n_seeds, N, 1)
     generators = [torch.Generator().manual_seed(s) for s in range(n_seeds)]

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from rnnmemory.docs import (  # noqa: E402
     README_BLOCKS,
     Study,
+    read_train_jobs,
     readme_blocks,
     replace_block,
     results_markdown,
@@ -48,6 +49,7 @@ def load_study(title: str, config_file: str) -> Study | None:
         name: pd.read_parquet(results / "tables" / f"{name}.parquet")
         for name in ("horizon", "runs", "summary")
     }
+    tables["jobs"] = read_train_jobs(results)
     record_path = results / "benchmarks" / "study.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else None
     return Study(title, config_file, config, results, record, tables)

@@ -10,6 +10,8 @@ import pandas as pd
 from rnnmemory.docs import (
     Study,
     budget_convergence,
+    job_overhead_line,
+    read_train_jobs,
     readme_blocks,
     replace_block,
     results_markdown,
@@ -80,4 +82,21 @@ def test_budget_check_and_remedies_are_judged_by_their_intervals():
     assert verdicts.loc["grad_clip_1", "vs base (95% CIs)"] == "same"
     assert "| adding | gru | 21.3 [15.2, 30.9] | orthogonal | 80 [50, 120] | longer |" in (
         results_markdown([remedies], [], [])
+    )
+
+
+def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
+    cell = dict(variant="base", task="adding", arch="gru")
+    for seq_len, seconds, rss in [(10, 40.0, 300.0), (20, 60.0, 500.0)]:
+        path = tmp_path / "benchmarks/jobs/train/base/adding/gru" / f"T{seq_len}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:{seconds:.0f}\t{rss}\n")
+    jobs = read_train_jobs(tmp_path)
+    assert jobs[["seq_len", "job_seconds"]].values.tolist() == [[10, 40.0], [20, 60.0]]
+    # two seeds per cell: the cell's training time once, not per seed
+    runs = pd.DataFrame([dict(cell, seq_len=t, seed=s, time_cell_seconds=c)
+                         for t, c in [(10, 38.0), (20, 57.0)] for s in (0, 1)])  # fmt: skip
+    assert job_overhead_line(runs, jobs) == (
+        "Train jobs: 2, 100 s of job wall time, 95 s of it training: 5.0% job overhead (start, "
+        "imports, reading and writing files); largest peak RSS 500 MiB."
     )

@@ -1,7 +1,5 @@
 """The real Snakemake workflow, end to end, on the tiny config in a temporary directory."""
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -147,61 +145,6 @@ def test_variants_run_side_by_side(tiny_study, tmp_path):
 def test_rerun_has_nothing_to_do(tiny_study):
     out = tiny(tiny_study, "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
-
-
-def test_diverging_runs_are_recorded_and_the_study_goes_on(tmp_path):
-    """SGD at lr 3 makes most runs of the tiny study (one task) blow up within 20 epochs, not
-    all."""
-    workdir = copy_project(tmp_path)
-    tiny(workdir, "--config", "train={optimizer: sgd, lr: 3}", "tasks=[first_plus_last]")
-    runs = pd.read_csv(workdir / TINY / "tables/runs.csv")
-    assert len(runs) == 8
-    diverged = runs[runs["outcome"] == "diverged"]
-    assert 2 <= len(diverged) < 8
-    assert diverged["diverged_epoch"].between(1, 20).all() and diverged["diverged"].all()
-    assert runs.loc[runs["outcome"] != "diverged", "diverged_epoch"].isna().all()
-    summary = pd.read_csv(workdir / TINY / "tables/summary.csv")
-    assert summary["n_diverged"].sum() == len(diverged) and summary["n"].sum() == 8
-    assert (summary["n_solved"] <= summary["n"] - summary["n_diverged"]).all()
-    cell = diverged.iloc[0]
-    log = workdir / TINY / f"logs/train/base/{cell.task}/{cell.arch}/T{cell.seq_len}.log"
-    assert (
-        f"seed {cell.seed}: loss not finite at epoch {int(cell.diverged_epoch)}" in log.read_text()
-    )
-    figures = workdir / TINY / f"figures/base/{cell.task}"
-    for figure in ["memory_curve", "heatmap"]:
-        assert (figures / f"{figure}-{cell.task}-base.png").stat().st_size > 10_000
-
-
-ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]", "seeds=[0]"]
-
-
-@pytest.mark.parametrize(
-    "damaged,damage,log,message",
-    [
-        ("data/base/first_plus_last/T5.npz", lambda b: b[:500],
-         "train/base/first_plus_last/rnn/T5", "unreadable dataset"),
-        ("runs/base/first_plus_last/rnn/T5/metrics.json", lambda b: b[:40], "tables/collect",
-         "corrupt JSON"),
-    ],
-    ids=["truncated dataset", "corrupt metrics"],
-)  # fmt: skip
-def test_damaged_file_is_named_and_rebuilt_after_deletion(tmp_path, damaged, damage, log, message):
-    workdir = copy_project(tmp_path)
-    # the tables read every run's files: figures and report cannot add to what is checked
-    tables = [f"{TINY}/tables/runs.csv"]
-    tiny(workdir, *ONE_CELL, targets=tables)
-    path = workdir / TINY / damaged
-    path.write_bytes(damage(path.read_bytes()))
-    proc = tiny(workdir, *ONE_CELL, targets=tables, check=False)
-    assert proc.returncode != 0
-    log_text = (workdir / TINY / f"logs/{log}.log").read_text()
-    assert f"{TINY}/{damaged}: {message}" in log_text  # the message names the file
-    path.unlink()
-    tiny(workdir, *ONE_CELL)  # the whole study: every file that needs the deleted one
-    metrics = json.loads((workdir / TINY / "runs/base/first_plus_last/rnn/T5/metrics.json")
-                         .read_text())  # fmt: skip
-    assert [run["seed"] for run in metrics["runs"]] == [0]
 
 
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import BASE
+from .tables import CELL
 
 
 def interval(low, high) -> str:
@@ -133,6 +134,31 @@ def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return counts.reset_index()
 
 
+def read_train_jobs(results: Path) -> pd.DataFrame:
+    """Each train job's wall time and peak RSS, from Snakemake's benchmark files
+    (benchmarks/jobs/train/<variant>/<task>/<arch>/T<seq_len>.tsv)."""
+    rows = []
+    for path in sorted((results / "benchmarks" / "jobs" / "train").glob("*/*/*/T*.tsv")):
+        variant, task, arch = path.parts[-4:-1]
+        bench = pd.read_csv(path, sep="\t").iloc[-1]
+        rows.append(dict(variant=variant, task=task, arch=arch, seq_len=int(path.stem[1:]),
+                         job_seconds=bench["s"], max_rss_mib=bench["max_rss"]))  # fmt: skip
+    return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib"])
+
+
+def job_overhead_line(runs: pd.DataFrame, jobs: pd.DataFrame) -> str:
+    """What the train jobs cost beyond training: their wall time against the training time
+    each measured inside (the runs' time_cell_seconds), and the largest peak memory."""
+    training = runs.groupby(CELL)["time_cell_seconds"].first()
+    cells = jobs.set_index(CELL).join(training, how="inner")
+    job, train = cells["job_seconds"].sum(), cells["time_cell_seconds"].sum()
+    return (
+        f"Train jobs: {len(cells)}, {job:.0f} s of job wall time, {train:.0f} s of it "
+        f"training: {100 * (job - train) / job:.1f}% job overhead (start, imports, reading "
+        f"and writing files); largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
+    )
+
+
 def study_section(title: str, config_file: str, record: dict | None, tables: dict) -> list[str]:
     """One study's part of docs/results.md: where the numbers come from, its horizons and what
     its failed runs learned."""
@@ -144,6 +170,8 @@ def study_section(title: str, config_file: str, record: dict | None, tables: dic
     if "runs" in tables and "outcome" in tables["runs"]:
         lines += ["Outcomes of the base variant's runs (rules in the README):", "",
                   markdown_table(outcome_counts(tables["runs"])), ""]  # fmt: skip
+    if len(tables.get("jobs", ())) and "time_cell_seconds" in tables["runs"]:
+        lines += [job_overhead_line(tables["runs"], tables["jobs"]), ""]
     return lines
 
 

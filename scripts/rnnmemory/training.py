@@ -24,9 +24,8 @@ from .models import (
     seeded_torch_net,
     stack_data,
 )
+from .optim import OPTIMIZERS
 from .tasks import TASKS, dataset_rng
-
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
 
 @dataclass
@@ -131,8 +130,7 @@ def train_cell(
     x_test, y_test = stack_data(datasets, "test", device, dtype)
     model = initial_model(datasets, seeds, arch, model_cfg, backend)
     model = model.to(device=device, dtype=dtype)
-    extra = {"fused": True} if settings.optimizer in ("adam",) else {}
-    optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr, **extra)
+    optimizer = OPTIMIZERS[settings.optimizer](model.parameters(), lr=settings.lr)
 
     n_models, n_train = len(seeds), x_train.shape[3]
     batch_size = settings.batch_size or n_train
@@ -154,7 +152,7 @@ def train_cell(
             xb, yb = (x_train, y_train) if idx is None else _take(x_train, y_train, idx)
             losses = per_model_loss(model(xb), yb, loss_kind)  # (K,)
             epoch_losses.append(losses.detach())
-            optimizer.zero_grad(set_to_none=False)
+            optimizer.zero_grad()
             # a diverged seed gets a zero gradient: its NaNs stay in its own slice
             torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
             if settings.grad_clip:

@@ -1,5 +1,7 @@
 """Helpers shared by the rules: the study grid, each variant's settings and every path."""
 
+from pathlib import Path
+
 from rnnmemory.archs import ARCH_RECORDS
 from rnnmemory.config import variant_archs, variant_config, variant_names
 from rnnmemory.paths import StudyPaths
@@ -135,3 +137,17 @@ def tables_of(registry):
     """Every table the registry's figures read (Parquet: typed columns)."""
     names = {table for figure in registry.values() for table in figure.tables}
     return {name: P.table_file(name) for name in sorted(names)}
+
+
+def failed_job_lines(jobs):
+    """One line per failed job: rule, wildcards, log file and the log's last line."""
+    lines = []
+    for job in sorted(jobs, key=str):
+        where = "/".join(str(value) for value in job.wildcards)
+        for log in job.log or ["(no log)"]:
+            last = ""
+            if Path(log).is_file():
+                tail = Path(log).read_text(errors="replace").strip().splitlines()[-1:]
+                last = f": {tail[0][:200]}" if tail else ""
+            lines.append(f"failed {job.rule.name} {where}, log {log}{last}")
+    return lines

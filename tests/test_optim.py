@@ -1,0 +1,45 @@
+"""The project's optimizers take the same steps as torch.optim's (float64, several steps,
+batched parameters), and never import TorchDynamo."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers import ROOT
+from rnnmemory.optim import OPTIMIZERS
+
+TORCH = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_steps_equal_torch_optim_in_float64(name):
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(3, 4, 5, generator=gen, dtype=torch.float64) for _ in range(2)]
+    ours = [p.clone().requires_grad_() for p in start]
+    theirs = [p.clone().requires_grad_() for p in start]
+    opt_ours = OPTIMIZERS[name](ours, lr=0.05)
+    opt_theirs = TORCH[name](theirs, lr=0.05, foreach=False)
+    for _ in range(5):
+        for params, opt in [(ours, opt_ours), (theirs, opt_theirs)]:
+            opt.zero_grad()
+            sum((p**3).sum() + p.sin().sum() for p in params).backward()
+            opt.step()
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=1e-14)
+        assert not torch.equal(a, start[0]) and not torch.equal(a, start[1])  # they moved
+
+
+def test_a_training_step_leaves_dynamo_unimported():
+    code = (
+        "import sys, torch\n"
+        "from rnnmemory.optim import Adam\n"
+        "p = torch.zeros(3, requires_grad=True)\n"
+        "opt = Adam([p], lr=0.1)\n"
+        "(p - 1).pow(2).sum().backward(); opt.step(); opt.zero_grad()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(ROOT / "scripts")}).stdout  # fmt: skip
+    assert out.strip() == "False"
