@@ -74,7 +74,7 @@ def horizon(tables, solved_below):
         censored = row["censored"] if row["censored"] in ("above", "below") else ""
         text = t50_text(_with_ends(row, seq_lens)) if censored or finite(row["t50"]) else "no fit"
         # the archs' T50 marks a little apart around the 0.5 line, so that none hides another
-        level = 0.5 + 0.045 * (i - (len(names) - 1) / 2)
+        level = 0.5 + 0.08 * (i - (len(names) - 1) / 2)
         label = f"T50 {text.split(' [')[0]}" if censored else None  # 'T50 > 200'
         interval(ax, level, row["t50"], row["t50_low"], row["t50_high"], censored, edges, color,
                  vertical=False, label=label)  # fmt: skip
