@@ -49,7 +49,7 @@ def load_study(title: str, config_file: str) -> Study | None:
         name: pd.read_parquet(results / "tables" / f"{name}.parquet")
         for name in ("horizon", "runs", "summary")
     }
-    tables["jobs"] = read_train_jobs(results)
+    tables["jobs"] = read_train_jobs(results, tables["runs"])
     record_path = results / "benchmarks" / "study.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else None
     return Study(title, config_file, config, results, record, tables)

@@ -91,11 +91,11 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
         path = tmp_path / "benchmarks/jobs/train/base/adding/gru" / f"T{seq_len}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:{seconds:.0f}\t{rss}\n")
-    jobs = read_train_jobs(tmp_path)
-    assert jobs[["seq_len", "job_seconds"]].values.tolist() == [[10, 40.0], [20, 60.0]]
     # two seeds per cell: the cell's training time once, not per seed
     runs = pd.DataFrame([dict(cell, seq_len=t, seed=s, time_cell_seconds=c)
                          for t, c in [(10, 38.0), (20, 57.0)] for s in (0, 1)])  # fmt: skip
+    jobs = read_train_jobs(tmp_path, runs)
+    assert jobs[["seq_len", "job_seconds"]].values.tolist() == [[10, 40.0], [20, 60.0]]
     assert job_overhead_line(runs, jobs) == (
         "Train jobs: 2, 100 s of job wall time, 95 s of it training: 5.0% job overhead (start, "
         "imports, reading and writing files); largest peak RSS 500 MiB."

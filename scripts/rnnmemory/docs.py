@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import BASE
+from .paths import StudyPaths
 from .tables import CELL
 
 
@@ -134,15 +135,17 @@ def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return counts.reset_index()
 
 
-def read_train_jobs(results: Path) -> pd.DataFrame:
-    """Each train job's wall time and peak RSS, from Snakemake's benchmark files
-    (benchmarks/jobs/train/<variant>/<task>/<arch>/T<seq_len>.tsv)."""
+def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Each trained cell's job wall time and peak RSS, from Snakemake's benchmark file (the
+    path StudyPaths gives); cells without one (a run copied from elsewhere) are left out."""
+    paths = StudyPaths(str(results))
     rows = []
-    for path in sorted((results / "benchmarks" / "jobs" / "train").glob("*/*/*/T*.tsv")):
-        variant, task, arch = path.parts[-4:-1]
-        bench = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append(dict(variant=variant, task=task, arch=arch, seq_len=int(path.stem[1:]),
-                         job_seconds=bench["s"], max_rss_mib=bench["max_rss"]))  # fmt: skip
+    for cell in runs[CELL].drop_duplicates().to_dict("records"):
+        name = paths.cell_name.format(**cell)
+        path = Path(paths.job_benchmark.format(rule="train", name=name))
+        if path.exists():
+            bench = pd.read_csv(path, sep="\t").iloc[-1]
+            rows.append(dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"]))
     return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib"])
 
 
