@@ -1,7 +1,7 @@
 # make study     : set up (first time) and run the default study, then build its report
 # make test      : set up (first time) and run the full test suite (what CI runs)
 # make test-fast : the unit tests only (under a minute), for everyday work
-# make bench     : the trainer benchmark
+# make bench     : the trainer benchmarks (per epoch, and end to end through Snakemake)
 # make docs      : docs/results.md and the README's numbers, from the finished studies' tables
 PYTHON ?= python3
 VENV := .venv
@@ -45,6 +45,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python benchmarks/trainer.py
+	$(BIN)/python benchmarks/end_to_end.py
 
 # docs/results.md, its figures and the README's results and speed blocks, from the tables of
 # the finished studies (config.yaml, studies/budget.yaml, studies/remedies.yaml) and the bench

@@ -25,10 +25,13 @@ forward FLOPs of a step (a sigmoid or tanh counted as one FLOP), so the floor is
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import shlex
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +54,7 @@ from bench_steps import (  # noqa: E402
 )
 
 from rnnmemory import fused  # noqa: E402
+from rnnmemory.provenance import run_record  # noqa: E402
 from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
 
 BPTT_MEMORY_LIMIT = 6 * 2**30  # skip bptt rows whose buffers would need more (K = 20, T = 1000)
@@ -200,6 +204,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread")
     args = parser.parse_args(argv)
+    start = time.perf_counter()
     if args.quick:
         args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [5], [1], 3
         args.minibatch_seq_len = 50
@@ -216,8 +221,11 @@ def main(argv=None):
     text = markdown(table, args.variants)
     (out / "trainer.md").write_text(text + "\n")
     plot(table, args.variants, out / "trainer.png")
+    command = shlex.join(["benchmarks/trainer.py", *(sys.argv[1:] if argv is None else argv)])
+    record = run_record(command, time.perf_counter() - start)
+    (out / "trainer.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
-    print(f"wrote {out}/trainer.csv, trainer.md, trainer.png")
+    print(f"wrote {out}/trainer.csv, trainer.md, trainer.json, trainer.png")
 
 
 if __name__ == "__main__":

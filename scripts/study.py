@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import platform
 import re
 import shlex
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from snakemake.cli import get_argument_parser, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from rnnmemory.provenance import run_record  # noqa: E402
 
 
 def results_dir(args: list[str]) -> Path:
@@ -53,24 +53,6 @@ def report_is_stale(results: Path) -> bool:
     return any(p.is_file() and p.stat().st_mtime > built for p in sources)
 
 
-def machine() -> str:
-    """'AMD EPYC, 2 cores, Linux x86_64': what the study's timings belong to."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
-
-
-def git(*args) -> str:
-    proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
 def record_run(results: Path, args: list[str], seconds: float) -> None:
     """Add this invocation to results/benchmarks/study.json: the commit, the machine and the
     wall time that docs/results.md names for the study's numbers. Every invocation that ran
@@ -78,17 +60,12 @@ def record_run(results: Path, args: list[str], seconds: float) -> None:
     is what the study's results cost, and ``commits`` lists every commit that wrote some."""
     path = results / "benchmarks" / "study.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
-    commit = git("rev-parse", "HEAD")
-    record = {
-        "commit": commit,
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "machine": machine(),
-        "command": shlex.join(["scripts/study.py", *args]),  # what `make study` runs
-        "wall_seconds": seconds + previous.get("wall_seconds", 0),
-        "invocations": 1 + previous.get("invocations", 0),
-        "commits": sorted({*previous.get("commits", []), commit[:10]}),
-        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    record = run_record(shlex.join(["scripts/study.py", *args]), seconds)  # what `make study` runs
+    record.update(
+        wall_seconds=seconds + previous.get("wall_seconds", 0),
+        invocations=1 + previous.get("invocations", 0),
+        commits=sorted({*previous.get("commits", []), record["commit"][:10]}),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
 

@@ -35,7 +35,7 @@ say(f"cell {cell}: seeds {seeds} on {device}, {smk.threads} thread(s)")
 fresh = {"task": w.task, "params": smk.params.task_params}
 fresh = fresh if setup["data"]["fresh_each_epoch"] else None
 result = train_cell(datasets, seeds, w.arch, model_cfg, settings, device=device, log=say,
-                    fresh=fresh)  # fmt: skip
+                    backend=cfg["backend"], fresh=fresh)  # fmt: skip
 say(f"hidden size {result.model.hidden_size}, {result.backend}; trained in "
     f"{result.wall_seconds:.1f} s")  # fmt: skip
 

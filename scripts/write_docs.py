@@ -4,8 +4,9 @@ from the tables of named runs (never typed by hand, so they cannot go stale).
     .venv/bin/python scripts/write_docs.py [--check]
 
 Reads every study of STUDIES that has finished (its tables/horizon.parquet exists) and the
-trainer benchmark (results/benchmarks/trainer.csv, from `make bench`). With --check it only
-says whether the files on disk match what the tables give (exit 1 if not).
+benchmarks of BENCHES that have run (results/benchmarks/<name>.md and .json, from `make
+bench`). With --check it only says whether the files on disk match what the tables give (exit 1
+if not).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from rnnmemory.docs import (  # noqa: E402
     README_BLOCKS,
+    Bench,
     Study,
     read_train_jobs,
     readme_blocks,
@@ -37,12 +39,22 @@ STUDIES = [
     ("Does the training budget move the horizon?", "studies/budget.yaml"),
     ("Remedies: initialisations and gradient clipping", "studies/remedies.yaml"),
 ]
+# the default study trained by torch's ops, next to the default trainer's run (same config)
+BACKEND_CHECK = (
+    "results/default-bptt",
+    "make study ARGS='--config backend=bptt results_dir=results/default-bptt'",
+)
+# title, name: results/benchmarks/<name>.{md,json}, written by benchmarks/<name>.py
+BENCHES = [
+    ("Trainer, per epoch (`make bench`)", "trainer"),
+    ("End to end through Snakemake (`benchmarks/end_to_end.py`)", "end_to_end"),
+]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 
 
-def load_study(title: str, config_file: str) -> Study | None:
+def load_study(title: str, config_file: str, results_dir: str | None = None) -> Study | None:
     config = yaml.safe_load((ROOT / config_file).read_text())
-    results = ROOT / config.get("results_dir", "results")
+    results = ROOT / (results_dir or config.get("results_dir", "results"))
     if not (results / "tables" / "horizon.parquet").exists():
         return None
     tables = {
@@ -55,19 +67,27 @@ def load_study(title: str, config_file: str) -> Study | None:
     return Study(title, config_file, config, results, record, tables)
 
 
+def load_bench(title: str, name: str) -> Bench | None:
+    paths = [ROOT / "results" / "benchmarks" / f"{name}.{ext}" for ext in ("md", "json")]
+    if not all(p.exists() for p in paths):
+        return None
+    return Bench(title, paths[0].read_text(), json.loads(paths[1].read_text()))
+
+
 def main(check: bool) -> int:
     studies = [s for s in (load_study(*entry) for entry in STUDIES) if s is not None]
     if not studies:
         print("no finished study: run `make study` first", file=sys.stderr)
         return 1
-    bench_path = ROOT / "results" / "benchmarks" / "trainer.csv"
-    bench = pd.read_csv(bench_path) if bench_path.exists() else None
+    benches = [b for b in (load_bench(*entry) for entry in BENCHES) if b is not None]
     anchors = yaml.safe_load((ROOT / "workflow/report/anchors.yaml").read_text())["anchors"]
     docs = ROOT / "docs"
-    text = results_markdown(studies, anchors, FIGURES)
+    other = load_study("backend check", "config.yaml", BACKEND_CHECK[0])
+    other = (other, BACKEND_CHECK[1]) if other and studies[0].config_file == "config.yaml" else None
+    text = results_markdown(studies, anchors, FIGURES, other)
     readme = ROOT / "README.md"
     new_readme = readme.read_text()
-    for name, block in readme_blocks(studies, bench).items():
+    for name, block in readme_blocks(studies, benches).items():
         new_readme = replace_block(new_readme, name, block)
     if check:
         stale = [p for p, t in [(docs / "results.md", text), (readme, new_readme)]

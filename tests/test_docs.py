@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from rnnmemory.docs import (
+    Bench,
     Study,
+    backend_comparison,
     budget_convergence,
     job_overhead_line,
     read_train_jobs,
@@ -57,11 +59,11 @@ def test_results_page_and_readme_blocks_come_from_the_tables():
     assert results_markdown([default], [], ["horizon"]) == text  # the same tables, the same text
     readme = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\n<!-- bench:start -->\n" \
              "<!-- bench:end -->\n"  # fmt: skip
-    for name, block in readme_blocks([default], None).items():
+    for name, block in readme_blocks([default], []).items():
         readme = replace_block(readme, name, block)
     assert "old" not in readme and "| adding | gru | 21.3 [15.2, 30.9] | 20 / 40 |" in readme
     again = readme
-    for name, block in readme_blocks([default], None).items():
+    for name, block in readme_blocks([default], []).items():
         again = replace_block(again, name, block)
     assert again == readme  # regenerating changes nothing
 
@@ -100,3 +102,35 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
         "Train jobs: 2, 100 s of job wall time, 95 s of it training: 5.0% job overhead (start, "
         "imports, reading and writing files); largest peak RSS 500 MiB."
     )
+
+
+def test_backend_check_compares_aggregates_and_counts_the_seeds_that_flipped():
+    def trained_by(backend, solved, gru_t50, seconds):
+        default = study()
+        default.tables["horizon"].loc[0, ["t50", "t50_low", "t50_high"]] = gru_t50
+        runs = pd.DataFrame(dict(variant="base", task="adding", arch="gru", seq_len=10,
+                                 seed=[0, 1, 2], solved=solved, backend=backend,
+                                 time_cell_seconds=seconds))  # fmt: skip
+        default.tables["runs"] = runs
+        return default
+
+    fused = trained_by("fused", [True, True, False], (21.3, 15.2, 30.9), 40.0)
+    torch_ops = trained_by("bptt", [True, False, True], (50.0, 35.0, 70.0), 100.0)
+    table = backend_comparison(fused, torch_ops).set_index("arch")
+    assert table.loc["gru", "seeds that changed label"] == 2
+    assert table.loc["gru", "95% CIs overlap"] == "no"
+    assert table.loc["lstm", "95% CIs overlap"] == "yes"  # the same censored horizon twice
+    assert table.loc["gru", "T50 (bptt)"] == "50 [35, 70]"
+    text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
+    assert "## The default study trained by bptt (fused above)" in text
+    assert "40 s (fused) against 100 s (bptt), 2.50x" in text
+
+
+def test_speed_block_names_each_benchmark_run():
+    table = "| arch | fused_ms |\n| --- | --- |\n| lstm | 7.1 |\n"
+    bench = Bench("Trainer", table, dict(RECORD, command="benchmarks/trainer.py"))
+    block = readme_blocks([study()], [bench])["bench"]
+    assert block.startswith("**Trainer** (`benchmarks/trainer.py`, commit `0123456789` (clean), "
+                            "AMD EPYC (2 cores), 20 min 34 s):")  # fmt: skip
+    assert "| lstm | 7.1 |" in block
+    assert readme_blocks([study()], [])["bench"] == "(run `make bench`)"

@@ -46,17 +46,24 @@ def test_init_equals_torch_nn_under_the_same_seed(arch, layers, nonlinearity):
     assert not torch.equal(stacked.weight_hh_l0[0], stacked.weight_hh_l0[1])
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("backend", ["bptt", "autograd"])
 @pytest.mark.parametrize("arch,layers,nonlinearity", CASES)
 @pytest.mark.parametrize("steps", [1, 7])
-def test_forward_and_backward_equal_torch_nn_float64(arch, layers, nonlinearity, backend, steps):
+def test_forward_and_backward_equal_torch_nn_float64(
+    arch, layers, nonlinearity, backend, steps, device
+):
     shape = _shape(arch, layers, nonlinearity)
     seeds, batch = [0, 1, 2], 4
-    nets = [seeded_torch_net(s, arch, **shape).double() for s in seeds]
-    stacked = StackedRecurrentNet.from_torch_nets(nets, arch, backend)
+    nets = [seeded_torch_net(s, arch, **shape).double().to(device) for s in seeds]
+    stacked = StackedRecurrentNet.from_torch_nets(nets, arch, backend).to(device)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(len(seeds), batch, steps, 3, generator=gen, dtype=torch.float64)  # (K,N,T,I)
     target = torch.randn(len(seeds), batch, 2, generator=gen, dtype=torch.float64)
+    x, target = x.to(device), target.to(device)
 
     out = stacked(to_model_layout(x))  # (K, N, O)
     ((out - target) ** 2).sum().backward()

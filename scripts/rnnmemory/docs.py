@@ -207,6 +207,52 @@ def budget_section(study: Study) -> list[str]:
             markdown_table(table), ""]  # fmt: skip
 
 
+def backends(study: Study) -> str:
+    return ", ".join(sorted(study.tables["runs"]["backend"].unique()))
+
+
+def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
+    """The same study trained by two backends, per (task, arch) of the base variant: runs
+    solved, T50 and whether the 95% intervals overlap, and how many seeds changed label."""
+    names = [backends(one), backends(other)]
+    keys = ["task", "arch"]
+    horizons = [s.tables["horizon"][s.tables["horizon"]["variant"] == BASE] for s in (one, other)]
+    runs = [s.tables["runs"][s.tables["runs"]["variant"] == BASE] for s in (one, other)]
+    labels = runs[0].merge(runs[1], on=[*CELL, "seed"], suffixes=("_1", "_2"))
+    flips = (labels["solved_1"] != labels["solved_2"]).groupby([labels[k] for k in keys]).sum()
+    rows = []
+    for (task, arch), first in horizons[0].groupby(keys, sort=True):
+        second = horizons[1][(horizons[1]["task"] == task) & (horizons[1]["arch"] == arch)]
+        if second.empty:
+            continue
+        a, b = first.iloc[0], second.iloc[0]
+        rows.append({"task": task, "arch": arch,
+                     f"solved ({names[0]})": f"{a['n_solved']:.0f} / {a['n_runs']:.0f}",
+                     f"solved ({names[1]})": f"{b['n_solved']:.0f} / {b['n_runs']:.0f}",
+                     "seeds that changed label": int(flips.get((task, arch), 0)),
+                     f"T50 ({names[0]})": t50_text(a), f"T50 ({names[1]})": t50_text(b),
+                     "95% CIs overlap": "yes" if overlap(a, b) else "no"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def training_seconds(study: Study) -> float:
+    """Training time of the study's cells (each cell's time once), seconds."""
+    return float(study.tables["runs"].groupby(CELL)["time_cell_seconds"].first().sum())
+
+
+def backend_section(one: Study, other: Study, command: str) -> list[str]:
+    """docs/results.md's check that the default trainer changes no conclusion."""
+    times = [training_seconds(s) for s in (one, other)]
+    return [f"## The default study trained by {backends(other)} ({backends(one)} above)", "",
+            f"`{command}`; run: {run_line(other.record) if other.record else 'no record'}.",
+            "Single seeds near the transition flip with float rounding, so the backends are",
+            "compared on aggregates: solved runs and T50 intervals per (task, arch).", "",
+            markdown_table(backend_comparison(one, other)), "",
+            f"Training time of the train jobs, summed: {times[0]:.0f} s ({backends(one)}) "
+            f"against {times[1]:.0f} s ({backends(other)}), "
+            f"{times[1] / times[0]:.2f}x.", ""]  # fmt: skip
+
+
 def anchors_section(anchors: list[dict]) -> list[str]:
     keys = ["source", "task", "archs", "setting", "criterion", "result", "differs"]
     frame = pd.DataFrame([{k: _flat(a.get(k, "")) for k in keys} for a in anchors])
@@ -223,7 +269,14 @@ def _flat(value) -> str:
     return str(value).replace("|", "/").replace("\n", " ")
 
 
-def results_markdown(studies: list[Study], anchors: list[dict], figures: list[str]) -> str:
+def results_markdown(
+    studies: list[Study],
+    anchors: list[dict],
+    figures: list[str],
+    backend_check: tuple[Study, str] | None = None,
+) -> str:
+    """The page; backend_check: the default study (studies[0]) trained by the other backend,
+    and the command that ran it."""
     lines = ["# Results", "",
              "_Written by `make docs` from the tables of the runs named below; change the code",
              "or rerun the studies, not this file._", ""]  # fmt: skip
@@ -239,6 +292,8 @@ def results_markdown(studies: list[Study], anchors: list[dict], figures: list[st
             present = [f for f in figures if study.figure(task, f).exists()]
             lines += [f"![{f} {task}]({study.doc_figure(task, f)})" for f in present[:1]]
         lines.append("")
+    if backend_check:
+        lines += backend_section(studies[0], *backend_check)
     lines += anchors_section(anchors)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -256,13 +311,36 @@ def replace_block(text: str, name: str, block: str) -> str:
     return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
 
 
-def readme_blocks(studies: list[Study], bench: pd.DataFrame | None) -> dict[str, str]:
+@dataclass
+class Bench:
+    """A finished benchmark: its tables as markdown (written by the benchmark from its CSV)
+    and its run record (commit, machine, wall time)."""
+
+    title: str
+    markdown: str
+    record: dict
+
+
+def bench_block(benches: list[Bench]) -> str:
+    """The README's speed block: each benchmark's tables under the run that made them."""
+    if not benches:
+        return "(run `make bench`)"
+    parts = []
+    for bench in benches:
+        minutes, seconds = divmod(round(bench.record.get("wall_seconds", 0)), 60)
+        state = "with uncommitted changes" if bench.record.get("dirty") else "clean"
+        parts += [f"**{bench.title}** (`{bench.record.get('command', '?')}`, commit "
+                  f"`{bench.record.get('commit', '?')[:10]}` ({state}), "
+                  f"{bench.record.get('machine', '?')}, {minutes} min {seconds} s):", "",
+                  bench.markdown.strip(), ""]  # fmt: skip
+    return "\n".join(parts)
+
+
+def readme_blocks(studies: list[Study], benches: list[Bench]) -> dict[str, str]:
     default = studies[0]
     horizon = horizon_columns(default.tables["horizon"])
     horizon = horizon[horizon["variant"] == BASE].drop(columns="variant")
     run = run_line(default.record) if default.record else "no record"
     more = "More, with the budget check and the remedies: [docs/results.md](docs/results.md)."
     results = [f"Default study ({run}):", "", markdown_table(horizon), "", more]
-    blocks = {"results": "\n".join(results)}
-    blocks["bench"] = markdown_table(bench) if bench is not None else "(run `make bench`)"
-    return blocks
+    return {"results": "\n".join(results), "bench": bench_block(benches)}

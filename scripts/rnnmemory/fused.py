@@ -18,7 +18,7 @@ uses torch's ops (``default_backend``). Warm the cache before a study:
 
     PYTHONPATH=scripts python -m rnnmemory.fused
 
-Flags: -O3 -march=native for AVX-512 where the CPU has it; -ffp-contract=fast so a * b + c
+Flags: -O3 -march=native (AVX2 or AVX-512, what the CPU has); -ffp-contract=fast so a * b + c
 is one FMA (torch compiles extensions in an ISO -std mode, where GCC turns contraction off);
 -fno-trapping-math; -fopenmp so that at::parallel_for really runs on torch's threads (without
 it ATen's header silently runs the loop serially; the extension then shares torch's libgomp).
@@ -194,11 +194,10 @@ def unavailable_reason() -> str | None:
 
 
 def default_backend(device) -> str:
-    """``fused`` on a CPU with AVX-512 where the kernel builds, else ``bptt`` (CUDA keeps
-    torch's ops). Without AVX-512 the kernel is slower than torch's ops (`make bench` on a
-    2-core AVX2 EPYC), so ``auto`` leaves it out there; ``train_cell(..., backend="fused")``
-    forces it."""
-    if torch.device(device).type != "cpu" or "avx512f" not in _cpu_flags().split():
+    """``fused`` on a CPU where the kernel builds, else ``bptt`` (CUDA keeps torch's ops).
+    It is faster than torch's ops on the AVX2 and the AVX-512 CPUs it was measured on, full
+    batch and minibatches, 1 and 2 threads (``make bench``; README, *Trainer speed*)."""
+    if torch.device(device).type != "cpu":
         return "bptt"
     return "fused" if available() else "bptt"
 

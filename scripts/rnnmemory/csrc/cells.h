@@ -176,25 +176,34 @@ inline void input_grad(const Dims& d, const Weights<T>& w, const Vec<T>* g, Vec<
 }
 
 // acc[r][j] += sum_s g[s][r] * z[s][j] over a chunk of steps (lane by lane): the weight
-// gradient's outer products, as 4 x 4 register tiles so each loaded vector serves four FMAs.
-// rows and cols are multiples of 4 (the buffers are zero-padded).
+// gradient's outer products, as register tiles of kTileRows x 4 so each loaded vector serves
+// several FMAs. The tile, its loads included, must fit the CPU's vector registers: 4 x 4 (24
+// registers) with AVX-512's 32; with AVX2's 16 a 4 x 4 tile spills to memory every step, so
+// 2 x 4 (14). rows and cols are multiples of 4 (the buffers are zero-padded).
+#if defined(__AVX512F__)
+constexpr int kTileRows = 4;
+#else
+constexpr int kTileRows = 2;
+#endif
+
 template <class T>
 inline void accumulate_outer(const Vec<T>* g, const Vec<T>* z, int steps, int rows, int cols,
                              Vec<T>* acc) {
-  for (int r0 = 0; r0 < rows; r0 += 4) {
-    for (int j0 = 0; j0 < cols; j0 += 4) {
-      Vec<T> t[4][4];
-      for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 4; ++j) t[r][j] = acc[(r0 + r) * cols + j0 + j];
+  constexpr int TR = kTileRows, TC = 4;
+  for (int r0 = 0; r0 < rows; r0 += TR) {
+    for (int j0 = 0; j0 < cols; j0 += TC) {
+      Vec<T> t[TR][TC];
+      for (int r = 0; r < TR; ++r)
+        for (int j = 0; j < TC; ++j) t[r][j] = acc[(r0 + r) * cols + j0 + j];
       for (int s = 0; s < steps; ++s) {
-        Vec<T> gs[4], zs[4];
-        for (int r = 0; r < 4; ++r) gs[r] = in_reg<T>(g[s * rows + r0 + r]);
-        for (int j = 0; j < 4; ++j) zs[j] = in_reg<T>(z[s * cols + j0 + j]);
-        for (int r = 0; r < 4; ++r)
-          for (int j = 0; j < 4; ++j) t[r][j] += gs[r] * zs[j];
+        Vec<T> gs[TR], zs[TC];
+        for (int r = 0; r < TR; ++r) gs[r] = in_reg<T>(g[s * rows + r0 + r]);
+        for (int j = 0; j < TC; ++j) zs[j] = in_reg<T>(z[s * cols + j0 + j]);
+        for (int r = 0; r < TR; ++r)
+          for (int j = 0; j < TC; ++j) t[r][j] += gs[r] * zs[j];
       }
-      for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 4; ++j) acc[(r0 + r) * cols + j0 + j] = t[r][j];
+      for (int r = 0; r < TR; ++r)
+        for (int j = 0; j < TC; ++j) acc[(r0 + r) * cols + j0 + j] = t[r][j];
     }
   }
 }

@@ -2,7 +2,7 @@
 // torch side (checks, weight layout, threads, the gradient reduction). The maths is in
 // cells.h and vecmath.h, the loops over time in layer.h.
 //
-// Design (timings: benchmarks/trainer.py on the 2-core AVX-512 EPYC development machine):
+// Design (timings: benchmarks/trainer.py on the 2-core AVX-512 and AVX2 EPYC machines):
 // - Tasks of (seed, block of one SIMD vector of samples), each through all T steps; tasks run
 //   on torch's threads (at::parallel_for, torch.get_num_threads()).
 // - Forward keeps a checkpoint of the state every kSegment steps; backward reruns each segment

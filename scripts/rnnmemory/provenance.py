@@ -1,0 +1,43 @@
+"""Where a timing or a table comes from: the commit, the machine and the wall time, as
+docs/results.md and the README name them (study.json, the benchmarks' JSON records)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def machine() -> str:
+    """'AMD EPYC, 2 cores, Linux x86_64': what a run's timings belong to."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def git(*args) -> str:
+    proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def run_record(command: str, seconds: float) -> dict:
+    """One run: its commit (and whether the work tree had uncommitted changes), machine,
+    command, wall time and when it finished."""
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "machine": machine(),
+        "command": command,
+        "wall_seconds": seconds,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
