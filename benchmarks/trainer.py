@@ -139,7 +139,7 @@ def markdown(table, variants):
     speed = [f"{v}_speedup" for v in variants]
     over = ["fused_over_floor"] if "fused" in variants else []
     parts = [
-        "Full batch, N = 1000: ms per seed-epoch",
+        "Full batch, N = 1000: ms per seed-epoch\n",
         _md(full, keys + ["reference_ms"] + [f"{v}_ms" for v in variants] + ["floor_ms"]
             + speed + over),
     ]  # fmt: skip
@@ -147,7 +147,7 @@ def markdown(table, variants):
         units = [f"{n}_us_per_sample" for n in ["reference"] + list(variants)]
         batch = int(mini["batch"].iloc[0])
         parts += [
-            f"\nMinibatches of {batch}: us per sample processed (per seed)",
+            f"\nMinibatches of {batch}: us per sample processed (per seed)\n",
             _md(mini, keys + ["batch"] + units + speed),
         ]
     return "\n".join(parts)

@@ -27,10 +27,12 @@ from rnnmemory.docs import (  # noqa: E402
     README_BLOCKS,
     Bench,
     Study,
+    benchmarks_markdown,
     read_train_jobs,
     readme_blocks,
     replace_block,
     results_markdown,
+    trainer_summary,
 )
 
 # title, config file: the studies docs/results.md reports, in this order
@@ -46,8 +48,8 @@ BACKEND_CHECK = (
 )
 # title, name: results/benchmarks/<name>.{md,json}, written by benchmarks/<name>.py
 BENCHES = [
-    ("Trainer, per epoch (`make bench`)", "trainer"),
-    ("End to end through Snakemake (`benchmarks/end_to_end.py`)", "end_to_end"),
+    ("Trainer, per epoch", "trainer"),
+    ("End to end through Snakemake", "end_to_end"),
 ]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 
@@ -71,7 +73,10 @@ def load_bench(title: str, name: str) -> Bench | None:
     paths = [ROOT / "results" / "benchmarks" / f"{name}.{ext}" for ext in ("md", "json")]
     if not all(p.exists() for p in paths):
         return None
-    return Bench(title, paths[0].read_text(), json.loads(paths[1].read_text()))
+    bench = Bench(title, paths[0].read_text(), json.loads(paths[1].read_text()))
+    if name == "trainer":
+        bench.summary = trainer_summary(pd.read_csv(paths[0].with_suffix(".csv")))
+    return bench
 
 
 def main(check: bool) -> int:
@@ -85,17 +90,20 @@ def main(check: bool) -> int:
     other = load_study("backend check", "config.yaml", BACKEND_CHECK[0])
     other = (other, BACKEND_CHECK[1]) if other and studies[0].config_file == "config.yaml" else None
     text = results_markdown(studies, anchors, FIGURES, other)
+    bench_text = benchmarks_markdown(benches)
     readme = ROOT / "README.md"
     new_readme = readme.read_text()
     for name, block in readme_blocks(studies, benches).items():
         new_readme = replace_block(new_readme, name, block)
     if check:
-        stale = [p for p, t in [(docs / "results.md", text), (readme, new_readme)]
-                 if not p.exists() or p.read_text() != t]  # fmt: skip
+        pages = [(docs / "results.md", text), (docs / "benchmarks.md", bench_text),
+                 (readme, new_readme)]  # fmt: skip
+        stale = [p for p, t in pages if not p.exists() or p.read_text() != t]
         print("stale: " + ", ".join(map(str, stale)) if stale else "docs are up to date")
         return 1 if stale else 0
     docs.mkdir(exist_ok=True)
     (docs / "results.md").write_text(text)
+    (docs / "benchmarks.md").write_text(bench_text)
     readme.write_text(new_readme)
     for study in studies:
         for task in study.config.get("tasks", []):

@@ -18,6 +18,7 @@ from rnnmemory.docs import (
     replace_block,
     results_markdown,
     t50_text,
+    trainer_summary,
     variant_comparison,
 )
 
@@ -134,3 +135,19 @@ def test_speed_block_names_each_benchmark_run():
                             "AMD EPYC (2 cores), 20 min 34 s):")  # fmt: skip
     assert "| lstm | 7.1 |" in block
     assert readme_blocks([study()], [])["bench"] == "(run `make bench`)"
+
+
+def test_readme_speed_rows_are_one_thread_five_seeds_t100():
+    rows = [dict(arch=a, batch=b, threads=th, seeds=k, seq_len=t, reference_us_per_sample=100.0,
+                 bptt_us_per_sample=40.0, fused_us_per_sample=f, fused_speedup=100.0 / f,
+                 fused_over_floor=3.0)
+            for a, f in [("rnn", 10.0), ("lstm", 20.0)] for b in (1000, 50) for th in (1, 2)
+            for k in (5, 20) for t in (10, 100)]  # fmt: skip
+    text = trainer_summary(pd.DataFrame(rows))
+    body = [line for line in text.splitlines()[3:] if not line.startswith("| ---")]
+    assert body == [
+        "| rnn | 1000 | 100.0 | 40.0 | 10.0 | 10.0 | 3.0 |",
+        "| lstm | 1000 | 100.0 | 40.0 | 20.0 | 5.0 | 3.0 |",
+        "| rnn | 50 | 100.0 | 40.0 | 10.0 | 10.0 | 3.0 |",
+        "| lstm | 50 | 100.0 | 40.0 | 20.0 | 5.0 | 3.0 |",
+    ]
