@@ -9,6 +9,10 @@ from helpers import ROOT, SCHEMA, copy_project, load_yaml, tiny
 from rnnmemory.config import ConfigError, check_config, coerce_cli_types
 
 BAD_CONFIGS = {
+    "fused kernel on cuda": (
+        {"backend": "fused", "device": "cuda"},
+        "backend: 'fused' is the CPU kernel; with device: cuda use auto or bptt",
+    ),
     "unknown task": (
         {"tasks": ["first_plus_lats"]},
         "tasks: unknown task 'first_plus_lats'; allowed: first_plus_last, recent_plus_last",

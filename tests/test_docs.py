@@ -105,7 +105,7 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
     )
 
 
-def test_backend_check_compares_aggregates_and_counts_the_seeds_that_flipped():
+def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():
     def trained_by(backend, solved, gru_t50, seconds):
         default = study()
         default.tables["horizon"].loc[0, ["t50", "t50_low", "t50_high"]] = gru_t50
@@ -118,13 +118,15 @@ def test_backend_check_compares_aggregates_and_counts_the_seeds_that_flipped():
     fused = trained_by("fused", [True, True, False], (21.3, 15.2, 30.9), 40.0)
     torch_ops = trained_by("bptt", [True, False, True], (50.0, 35.0, 70.0), 100.0)
     table = backend_comparison(fused, torch_ops).set_index("arch")
-    assert table.loc["gru", "seeds that changed label"] == 2
+    assert table.loc["gru", "runs that changed label"] == 2
     assert table.loc["gru", "95% CIs overlap"] == "no"
     assert table.loc["lstm", "95% CIs overlap"] == "yes"  # the same censored horizon twice
     assert table.loc["gru", "T50 (bptt)"] == "50 [35, 70]"
     text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
     assert "## The default study trained by bptt (fused above)" in text
-    assert "40 s (fused) against 100 s (bptt), 2.50x" in text
+    assert "40 s (fused) against 100 s (bptt): bptt took 2.50x the training time of fused" in text
+    same = backend_comparison(fused, fused)  # one backend twice: labelled by role, not merged
+    assert {"solved (fused, above)", "solved (fused, check)"} <= set(same.columns)
 
 
 def test_speed_block_names_each_benchmark_run():
@@ -135,6 +137,8 @@ def test_speed_block_names_each_benchmark_run():
                             "AMD EPYC (2 cores), 20 min 34 s):")  # fmt: skip
     assert "| lstm | 7.1 |" in block
     assert readme_blocks([study()], [])["bench"] == "(run `make bench`)"
+    quick = pd.DataFrame([dict(arch="rnn", batch=1000, threads=1, seeds=5, seq_len=50)])
+    assert trainer_summary(quick) == ""  # no T = 100 rows (--quick): the full table is shown
 
 
 def test_readme_speed_rows_are_one_thread_five_seeds_t100():

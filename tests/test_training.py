@@ -25,8 +25,8 @@ def train(datasets, seeds, arch, dtype=torch.float32, backend="bptt", device="cp
 @pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_cuda_trains_like_the_cpu_in_float64(arch, batch_size):
-    """The CUDA path (auto: torch's ops there) against the CPU's fused kernel, 30 epochs of
-    Adam in float64: the same learning curves up to rounding."""
+    """The CUDA path (auto: torch's ops there) against the CPU (auto: the fused kernel where
+    it builds), 30 epochs of Adam in float64: the same learning curves up to rounding."""
     datasets = cell("first_plus_last", [0, 1, 2], seq_len=12)
     runs = {device: train(datasets, [0, 1, 2], arch, torch.float64, "auto", device,
                           batch_size=batch_size) for device in ("cpu", "cuda")}  # fmt: skip

@@ -249,6 +249,8 @@ def check_config(config: dict, schema_path) -> None:
     problems += _model_problems(model if isinstance(model, dict) else {})
     problems += _results_dir_problems(config)
     problems += _analysis_problems(config)
+    if config.get("backend") == "fused" and config.get("device") == "cuda":
+        problems.append("backend: 'fused' is the CPU kernel; with device: cuda use auto or bptt")
     problems = list(dict.fromkeys(problems))  # each once, in the order found
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))

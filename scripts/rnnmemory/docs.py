@@ -208,13 +208,22 @@ def budget_section(study: Study) -> list[str]:
 
 
 def backends(study: Study) -> str:
-    return ", ".join(sorted(study.tables["runs"]["backend"].unique()))
+    """The backends that trained a study's runs ('?' where a run did not record one)."""
+    runs = study.tables["runs"]
+    names = runs["backend"].fillna("?") if "backend" in runs else pd.Series(["?"])
+    return ", ".join(sorted(names.astype(str).unique()))
+
+
+def _labels(one: Study, other: Study) -> list[str]:
+    """Column labels of the two runs: their backends, or by role where those are the same."""
+    names = [backends(one), backends(other)]
+    return names if names[0] != names[1] else [f"{names[0]}, above", f"{names[1]}, check"]
 
 
 def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
     """The same study trained by two backends, per (task, arch) of the base variant: runs
     solved, T50 and whether the 95% intervals overlap, and how many seeds changed label."""
-    names = [backends(one), backends(other)]
+    names = _labels(one, other)
     keys = ["task", "arch"]
     horizons = [s.tables["horizon"][s.tables["horizon"]["variant"] == BASE] for s in (one, other)]
     runs = [s.tables["runs"][s.tables["runs"]["variant"] == BASE] for s in (one, other)]
@@ -229,7 +238,7 @@ def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
         rows.append({"task": task, "arch": arch,
                      f"solved ({names[0]})": f"{a['n_solved']:.0f} / {a['n_runs']:.0f}",
                      f"solved ({names[1]})": f"{b['n_solved']:.0f} / {b['n_runs']:.0f}",
-                     "seeds that changed label": int(flips.get((task, arch), 0)),
+                     "runs that changed label": int(flips.get((task, arch), 0)),
                      f"T50 ({names[0]})": t50_text(a), f"T50 ({names[1]})": t50_text(b),
                      "95% CIs overlap": "yes" if overlap(a, b) else "no"})  # fmt: skip
     return pd.DataFrame(rows)
@@ -242,15 +251,17 @@ def training_seconds(study: Study) -> float:
 
 def backend_section(one: Study, other: Study, command: str) -> list[str]:
     """docs/results.md's check that the default trainer changes no conclusion."""
+    names = _labels(one, other)
     times = [training_seconds(s) for s in (one, other)]
-    return [f"## The default study trained by {backends(other)} ({backends(one)} above)", "",
+    ratio = (f"{names[1]} took {times[1] / times[0]:.2f}x the training time of {names[0]}"
+             if times[0] > 0 else "no training times recorded")  # fmt: skip
+    return [f"## The default study trained by {names[1]} ({names[0]} above)", "",
             f"`{command}`; run: {run_line(other.record) if other.record else 'no record'}.",
-            "Single seeds near the transition flip with float rounding, so the backends are",
+            "Single runs near the transition flip with float rounding, so the backends are",
             "compared on aggregates: solved runs and T50 intervals per (task, arch).", "",
             markdown_table(backend_comparison(one, other)), "",
-            f"Training time of the train jobs, summed: {times[0]:.0f} s ({backends(one)}) "
-            f"against {times[1]:.0f} s ({backends(other)}), "
-            f"{times[1] / times[0]:.2f}x.", ""]  # fmt: skip
+            f"Training time of the train jobs, summed: {times[0]:.0f} s ({names[0]}) "
+            f"against {times[1]:.0f} s ({names[1]}): {ratio}.", ""]  # fmt: skip
 
 
 def anchors_section(anchors: list[dict]) -> list[str]:
@@ -323,9 +334,13 @@ class Bench:
 
 
 def trainer_summary(table: pd.DataFrame) -> str:
-    """The README's rows of the trainer benchmark: 1 thread, 5 seeds, T = 100, full batch
-    (ms per seed-epoch) and minibatches (us per sample), per arch."""
+    """The README's rows of the trainer benchmark: 1 thread, 5 seeds, T = 100, every batch
+    size, in µs per sample processed per seed; empty if the run has no such rows."""
+    needed = ["reference_us_per_sample", "bptt_us_per_sample", "fused_us_per_sample",
+              "fused_speedup", "fused_over_floor"]  # fmt: skip
     rows = table[(table["threads"] == 1) & (table["seeds"] == 5) & (table["seq_len"] == 100)]
+    if rows.empty or any(c not in rows for c in needed):
+        return ""
     out = pd.DataFrame({
         "arch": rows["arch"], "batch": rows["batch"],
         "tutorials' loop": rows["reference_us_per_sample"], "bptt": rows["bptt_us_per_sample"],
@@ -333,8 +348,9 @@ def trainer_summary(table: pd.DataFrame) -> str:
         "fused / floor": rows["fused_over_floor"],
     })  # fmt: skip
     out = out.round(2).sort_values("batch", ascending=False, kind="stable")  # archs as run
-    return ("1 thread, 5 seeds, T = 100: µs per sample processed (per seed), full batch "
-            "(1000) and minibatches (50)\n\n" + markdown_table(out))  # fmt: skip
+    batches = " and ".join(str(b) for b in out["batch"].unique())
+    return (f"1 thread, 5 seeds, T = 100, batches of {batches}: µs per sample processed "
+            f"(per seed)\n\n" + markdown_table(out))  # fmt: skip
 
 
 def bench_block(benches: list[Bench], short: bool = False) -> str:
@@ -351,7 +367,7 @@ def bench_block(benches: list[Bench], short: bool = False) -> str:
                   f"{bench.record.get('machine', '?')}, {minutes} min {seconds} s):", "",
                   text.strip(), ""]  # fmt: skip
     if short:
-        parts.append("Every row, 1 and 2 threads, T = 10 to 1000, 5 and 20 seeds, with the "
+        parts.append("Every row (each thread count, length and number of seeds), with the "
                      "roofline floor: [docs/benchmarks.md](docs/benchmarks.md).")  # fmt: skip
     return "\n".join(parts)
 

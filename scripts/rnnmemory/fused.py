@@ -196,7 +196,8 @@ def unavailable_reason() -> str | None:
 def default_backend(device) -> str:
     """``fused`` on a CPU where the kernel builds, else ``bptt`` (CUDA keeps torch's ops).
     It is faster than torch's ops on the AVX2 and the AVX-512 CPUs it was measured on, full
-    batch and minibatches, 1 and 2 threads (``make bench``; README, *Trainer speed*)."""
+    batch and minibatches, 1 and 2 threads (``make bench``; README, *Trainer speed*); other
+    CPUs (ARM, x86 without AVX2) are unmeasured: ``make bench`` there says which to force."""
     if torch.device(device).type != "cpu":
         return "bptt"
     return "fused" if available() else "bptt"

@@ -59,6 +59,8 @@ def clip_per_model(model: StackedRecurrentNet, max_norm: float):
 
 def resolve_backend(backend: str, device) -> str:
     """``auto``: the fused C++ kernel on the CPU where it builds, else torch's ops (bptt)."""
+    if backend == "fused" and torch.device(device).type != "cpu":
+        raise ValueError(f"backend 'fused' is the CPU kernel, not for device {device}: use auto")
     if backend != "auto":
         return backend
     try:
