@@ -16,7 +16,6 @@ Wall time of each, start to finish, imports and job starts included; the fused k
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import shutil
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from rnnmemory.docs import markdown_table  # noqa: E402
+from rnnmemory.io import write_json  # noqa: E402
 from rnnmemory.provenance import run_record  # noqa: E402
 
 TASK, SEQ_LEN, SEEDS, ARCHS, EPOCHS, EVAL_EVERY = "first_plus_last", 100, 5, "rnn gru lstm", 300, 10
@@ -115,7 +115,7 @@ def main(argv=None):
     (out / "end_to_end.md").write_text(text + "\n")
     command = shlex.join(["benchmarks/end_to_end.py", *(sys.argv[1:] if argv is None else argv)])
     record = run_record(command, time.perf_counter() - start)
-    (out / "end_to_end.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(record, out / "end_to_end.json")
     print(text)
 
 

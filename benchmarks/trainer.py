@@ -25,7 +25,6 @@ forward FLOPs of a step (a sigmoid or tanh counted as one FLOP), so the floor is
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -54,6 +53,7 @@ from bench_steps import (  # noqa: E402
 )
 
 from rnnmemory import fused  # noqa: E402
+from rnnmemory.io import write_json  # noqa: E402
 from rnnmemory.provenance import run_record  # noqa: E402
 from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
 
@@ -223,7 +223,7 @@ def main(argv=None):
     plot(table, args.variants, out / "trainer.png")
     command = shlex.join(["benchmarks/trainer.py", *(sys.argv[1:] if argv is None else argv)])
     record = run_record(command, time.perf_counter() - start)
-    (out / "trainer.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(record, out / "trainer.json")
     print(text)
     print(f"wrote {out}/trainer.csv, trainer.md, trainer.json, trainer.png")
 

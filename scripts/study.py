@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import shlex
 import subprocess
@@ -30,6 +29,7 @@ from snakemake.cli import get_argument_parser, parse_config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from rnnmemory.io import read_json, write_json  # noqa: E402
 from rnnmemory.provenance import run_record  # noqa: E402
 
 
@@ -59,15 +59,14 @@ def record_run(results: Path, args: list[str], seconds: float) -> None:
     jobs adds up (a resumed run, a rerun of a figure, one that failed half way): the wall time
     is what the study's results cost, and ``commits`` lists every commit that wrote some."""
     path = results / "benchmarks" / "study.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous = read_json(path) if path.exists() else {}
     record = run_record(shlex.join(["scripts/study.py", *args]), seconds)  # what `make study` runs
     record.update(
         wall_seconds=seconds + previous.get("wall_seconds", 0),
         invocations=1 + previous.get("invocations", 0),
         commits=sorted({*previous.get("commits", []), record["commit"][:10]}),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(record, path)  # atomic: an interrupted write leaves the old record
 
 
 # Snakemake's per-job chatter, kept in its log but not shown

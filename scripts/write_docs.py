@@ -46,10 +46,11 @@ BACKEND_CHECK = (
     "results/default-bptt",
     "make study ARGS='--config backend=bptt results_dir=results/default-bptt'",
 )
-# title, name: results/benchmarks/<name>.{md,json}, written by benchmarks/<name>.py
+# title, name (results/benchmarks/<name>.{md,json}, from benchmarks/<name>.py), and the
+# README's short form of its CSV (None: the whole table)
 BENCHES = [
-    ("Trainer, per epoch", "trainer"),
-    ("End to end through Snakemake", "end_to_end"),
+    ("Trainer, per epoch", "trainer", trainer_summary),
+    ("End to end through Snakemake", "end_to_end", None),
 ]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 
@@ -69,14 +70,14 @@ def load_study(title: str, config_file: str, results_dir: str | None = None) -> 
     return Study(title, config_file, config, results, record, tables)
 
 
-def load_bench(title: str, name: str) -> Bench | None:
-    paths = [ROOT / "results" / "benchmarks" / f"{name}.{ext}" for ext in ("md", "json")]
-    if not all(p.exists() for p in paths):
+def load_bench(title: str, name: str, summary) -> Bench | None:
+    md, record, csv = (
+        ROOT / "results" / "benchmarks" / f"{name}.{e}" for e in ("md", "json", "csv")
+    )
+    if not (md.exists() and record.exists()):
         return None
-    bench = Bench(title, paths[0].read_text(), json.loads(paths[1].read_text()))
-    if name == "trainer":
-        bench.summary = trainer_summary(pd.read_csv(paths[0].with_suffix(".csv")))
-    return bench
+    short = summary(pd.read_csv(csv)) if summary and csv.exists() else ""
+    return Bench(title, md.read_text(), json.loads(record.read_text()), short)
 
 
 def main(check: bool) -> int:
@@ -87,9 +88,11 @@ def main(check: bool) -> int:
     benches = [b for b in (load_bench(*entry) for entry in BENCHES) if b is not None]
     anchors = yaml.safe_load((ROOT / "workflow/report/anchors.yaml").read_text())["anchors"]
     docs = ROOT / "docs"
-    other = load_study("backend check", "config.yaml", BACKEND_CHECK[0])
-    other = (other, BACKEND_CHECK[1]) if other and studies[0].config_file == "config.yaml" else None
-    text = results_markdown(studies, anchors, FIGURES, other)
+    # the backend check is a second run of the default study: only next to that one
+    check_run = load_study("backend check", "config.yaml", BACKEND_CHECK[0])
+    default_ran = studies[0].config_file == "config.yaml"
+    backend_check = (check_run, BACKEND_CHECK[1]) if check_run and default_ran else None
+    text = results_markdown(studies, anchors, FIGURES, backend_check)
     bench_text = benchmarks_markdown(benches)
     readme = ROOT / "README.md"
     new_readme = readme.read_text()

@@ -115,15 +115,22 @@ def _centre(row) -> float:
     return row["t50"]
 
 
-def run_line(record: dict) -> str:
-    """Where the numbers come from: 'commit abc123 (clean), machine X (2 cores), 8 min 0 s'."""
+def _state(record: dict) -> str:
+    return "with uncommitted changes" if record.get("dirty") else "clean"
+
+
+def _wall(record: dict) -> str:
     minutes, seconds = divmod(round(record.get("wall_seconds", 0)), 60)
-    state = "with uncommitted changes" if record.get("dirty") else "clean"
+    return f"{minutes} min {seconds} s"
+
+
+def run_line(record: dict) -> str:
+    """Where a study's numbers come from: its commits, machine and wall time, all invocations."""
     commits = record.get("commits") or [record.get("commit", "?")[:10]]
     runs = record.get("invocations", 1)
     return (f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} "
-            f"(last {state}), {record.get('machine', '?')}, {runs} invocation"
-            f"{'s' if runs > 1 else ''} of `scripts/study.py` took {minutes} min {seconds} s in "
+            f"(last {_state(record)}), {record.get('machine', '?')}, {runs} invocation"
+            f"{'s' if runs > 1 else ''} of `scripts/study.py` took {_wall(record)} in "
             f"all, the last `{record.get('command', '?')}` (finished "
             f"{record.get('finished', '?')})")  # fmt: skip
 
@@ -149,11 +156,15 @@ def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib"])
 
 
+def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
+    """Each trained cell's training time (its seeds' rows repeat it), indexed by CELL."""
+    return runs.groupby(CELL)["time_cell_seconds"].first()
+
+
 def job_overhead_line(runs: pd.DataFrame, jobs: pd.DataFrame) -> str:
     """What the train jobs cost beyond training: their wall time against the training time
     each measured inside (the runs' time_cell_seconds), and the largest peak memory."""
-    training = runs.groupby(CELL)["time_cell_seconds"].first()
-    cells = jobs.set_index(CELL).join(training, how="inner")
+    cells = jobs.set_index(CELL).join(cell_training_seconds(runs), how="inner")
     job, train = cells["job_seconds"].sum(), cells["time_cell_seconds"].sum()
     return (
         f"Train jobs: {len(cells)}, {job:.0f} s of job wall time, {train:.0f} s of it "
@@ -244,15 +255,10 @@ def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def training_seconds(study: Study) -> float:
-    """Training time of the study's cells (each cell's time once), seconds."""
-    return float(study.tables["runs"].groupby(CELL)["time_cell_seconds"].first().sum())
-
-
 def backend_section(one: Study, other: Study, command: str) -> list[str]:
     """docs/results.md's check that the default trainer changes no conclusion."""
     names = _labels(one, other)
-    times = [training_seconds(s) for s in (one, other)]
+    times = [float(cell_training_seconds(s.tables["runs"]).sum()) for s in (one, other)]
     ratio = (f"{names[1]} took {times[1] / times[0]:.2f}x the training time of {names[0]}"
              if times[0] > 0 else "no training times recorded")  # fmt: skip
     return [f"## The default study trained by {names[1]} ({names[0]} above)", "",
@@ -359,12 +365,11 @@ def bench_block(benches: list[Bench], short: bool = False) -> str:
         return "(run `make bench`)"
     parts = []
     for bench in benches:
-        minutes, seconds = divmod(round(bench.record.get("wall_seconds", 0)), 60)
-        state = "with uncommitted changes" if bench.record.get("dirty") else "clean"
+        record = bench.record
         text = bench.summary if short and bench.summary else bench.markdown
-        parts += [f"**{bench.title}** (`{bench.record.get('command', '?')}`, commit "
-                  f"`{bench.record.get('commit', '?')[:10]}` ({state}), "
-                  f"{bench.record.get('machine', '?')}, {minutes} min {seconds} s):", "",
+        parts += [f"**{bench.title}** (`{record.get('command', '?')}`, commit "
+                  f"`{record.get('commit', '?')[:10]}` ({_state(record)}), "
+                  f"{record.get('machine', '?')}, {_wall(record)}):", "",
                   text.strip(), ""]  # fmt: skip
     if short:
         parts.append("Every row (each thread count, length and number of seeds), with the "
