@@ -132,18 +132,18 @@ def main(args: list[str]) -> int:
     try:
         start = time.perf_counter()
         code = run([*snakemake, *args], Terminal())
-        dry = "-n" in args or "--dry-run" in args
-        if not dry and (code != 0 or report_is_stale(results)):  # jobs ran (some may have failed)
+        if "-n" in args or "--dry-run" in args:  # the plan only: nothing ran, no report
+            return code
+        if code != 0 or report_is_stale(results):  # jobs ran (some may have failed)
             record_run(results, args, time.perf_counter() - start)
         if code != 0:
             return code
         if not report_is_stale(results):
             print(f"report up to date: {results / 'report.html'}")
             return 0
-        report_args = [a for a in args if a not in ("-n", "--dry-run")]
         print(f"building the report {results / 'report.html'} ...", flush=True)
         output = io.StringIO()
-        code = run([*snakemake, *report_args, "--report", str(results / "report.html")],
+        code = run([*snakemake, *args, "--report", str(results / "report.html")],
                    Terminal(output))  # fmt: skip
         print(f"report: {results / 'report.html'}" if code == 0 else output.getvalue())
         return code

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from base64 import urlsafe_b64encode
 
@@ -104,3 +105,16 @@ def test_kill_and_resume(tmp_path, tiny_study):
     pd.testing.assert_frame_equal(
         runs_without_timing(workdir), runs_without_timing(tiny_study), check_exact=True
     )
+
+
+def test_a_dry_run_shows_the_plan_and_builds_no_report(tmp_path):
+    """`make study ARGS=-n` on a fresh folder: the plan, exit 0, and nothing written (it used
+    to go on to build the report of files that do not exist, and fail)."""
+    copy_project(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "scripts/study.py", "-n", "--configfile", "tests/tiny.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "train_cell" in proc.stdout  # the plan's job table
+    assert not (tmp_path / TINY).exists()
