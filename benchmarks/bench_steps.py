@@ -13,9 +13,9 @@ import torch
 
 from rnnmemory import fused
 from rnnmemory.archs import GATES
-from rnnmemory.models import StackedRecurrentNet, TorchNet, per_model_loss, to_model_layout
+from rnnmemory.models import StackedRecurrentNet, TorchNet, to_model_layout
 from rnnmemory.optim import Adam
-from rnnmemory.training import _batches, _take
+from rnnmemory.training import minibatches
 
 HIDDEN, INPUT, N = 10, 1, 1000
 # elementwise FLOPs per hidden unit and step besides the matmuls (gate math; a sigmoid or tanh
@@ -100,9 +100,8 @@ def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None):
     generators = [torch.Generator().manual_seed(s) for s in range(n_seeds)]
 
     def step():
-        for idx in _batches(generators, N, batch_size or N, "cpu"):
-            xb, yb = (x, y) if idx is None else _take(x, y, idx)
-            loss = per_model_loss(model(xb), yb, "mse").sum()
+        for xb, yb in minibatches(x, y, generators, batch_size or N):
+            loss = model.losses(xb, yb, "mse").sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

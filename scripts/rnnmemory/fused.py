@@ -228,6 +228,44 @@ class FusedLayer(torch.autograd.Function):
         return dx if need_x else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None, None
 
 
+class FusedLastState(torch.autograd.Function):
+    """A top layer whose loss reads only its last state, trained in one kernel call: given the
+    gradient of each seed's loss L_k as an affine function of the last state, dL_k/dh_T =
+    A h_T + C (head_a (K, H, H), head_c (K, H, N)), the kernel walks each block of samples back
+    through time right after its forward pass, while the block's steps are still in cache
+    (``train_tasks`` in csrc/layer.h), and returns h_T and every seed's gradients of its own
+    L_k. Outputs: a zero per seed (K,), which carries those gradients, and h_T (not
+    differentiable: the caller computes L_k from it for its value and the head's gradients, and
+    adds the zeros). Backward scales seed k's gradients by the gradient its L_k receives, so any
+    use of the losses (a sum, masking diverged seeds) gets exact gradients."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, head_a, head_c, arch, relu, kept):
+        h_last, dx, *grads = load().train_last(
+            ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_a, head_c,
+            ctx.needs_input_grad[0], kept,
+        )  # fmt: skip
+        ctx.grads = (dx, *grads)
+        ctx.mark_non_differentiable(h_last)
+        return x.new_zeros(x.shape[0]), h_last  # (K,), (K, H, N)
+
+    @staticmethod
+    def backward(ctx, grad_zero, _grad_h):
+        dx, *grads = ctx.grads
+        scaled = [g * grad_zero.view(-1, *[1] * (g.dim() - 1)) for g in grads]
+        dx = dx * grad_zero.view(-1, 1, 1, 1) if ctx.needs_input_grad[0] else None
+        return dx, *scaled, None, None, None, None, None
+
+
+def last_state_loss(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_a, head_c, kept=-1):
+    """``FusedLastState`` (see there): x (K, I, T, N) -> zeros (K,) carrying the layer's
+    gradients, and h_T (K, H, N). ``kept``: 16-step segments kept whole per block (the others
+    are rerun from checkpoints in backward); -1: as many as fit the kernel's cache budget."""
+    if load() is None:
+        raise RuntimeError(f"fused kernel unavailable: {unavailable_reason()}")
+    return FusedLastState.apply(x, w_ih, w_hh, b_ih, b_hh, head_a, head_c, arch, relu, kept)
+
+
 def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
     """``bptt.run_layer`` through the fused kernel (CPU float32/float64; other devices and
     dtypes go to ``bptt``). Raises if the kernel is unavailable: ``default_backend`` decides.

@@ -222,6 +222,33 @@ class StackedRecurrentNet(nn.Module):
             return out, states, cells
         return (out, states) if return_states else out
 
+    def losses(self, x, y, loss: str):
+        """Each model's mean loss (K,) on inputs x (K, I, T, N) and targets y: what training
+        minimises. Equal to ``per_model_loss(self(x), y, loss)``; with the fused backend, a mean
+        squared error and gradients wanted, the top layer's backward pass runs inside its forward
+        call (``fused.last_state_loss``): for a linear head under a squared error the gradient
+        of the last state is affine in it, known before the forward pass ends."""
+        tensors = (x, *self.parameters())
+        if not (
+            self.backend == "fused" and loss == "mse" and torch.is_grad_enabled()
+            and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and any(t.requires_grad for t in tensors)
+        ):  # fmt: skip
+            return per_model_loss(self(x), y, loss)
+        relu, inputs = self.nonlinearity == "relu", x
+        for layer in range(self.num_layers - 1):
+            inputs = fused.run_layer(self.arch, inputs, *self.layer_params(layer), relu, True)
+        weight, bias = self.head_weight.detach(), self.head_bias.detach()  # (K, O, H), (K, O)
+        with torch.no_grad():  # L_k = mean over n, o of (W h_n + b - y_n)^2
+            scale = 2.0 / (y.shape[1] * y.shape[2])
+            head_a = torch.bmm(weight.transpose(1, 2), weight) * scale  # (K, H, H)
+            residual0 = bias.unsqueeze(-1) - y.transpose(1, 2)  # (K, O, N)
+            head_c = torch.bmm(weight.transpose(1, 2), residual0) * scale  # (K, H, N)
+        top = self.layer_params(self.num_layers - 1)
+        zeros, last = fused.last_state_loss(self.arch, inputs, *top, relu, head_a, head_c)
+        out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
+        return per_model_loss(out.transpose(1, 2), y, loss) + zeros
+
     def _autograd_layer(self, x, w_ih, w_hh, b_ih, b_hh):
         """One layer as a Python loop under autograd, x (K, I, T, N) -> T states (K, H, N) and,
         for the LSTM, T cell states: the reference that the hand-written BPTT must equal."""

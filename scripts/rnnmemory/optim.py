@@ -43,16 +43,33 @@ class Adam(Optimizer):
     betas, eps = (0.9, 0.999), 1e-8
 
     def update(self, p, grad, state):
+        self.update_all([p], [grad], [state])
+
+    @torch.no_grad()
+    def step(self) -> None:
+        live = [(p, s) for p, s in zip(self.params, self.state, strict=True) if p.grad is not None]
+        if live:
+            params, states = zip(*live, strict=True)
+            self.update_all(list(params), [p.grad for p in params], list(states))
+
+    def update_all(self, params, grads, states):
+        """The update of every parameter at once with torch's _foreach ops: the same
+        elementwise arithmetic as one op per tensor, in a seventh of the calls (each costs
+        microseconds, which add up in minibatch training)."""
         beta1, beta2 = self.betas
-        if not state:
-            state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
-        state["step"] += 1
-        m, v, step = state["m"], state["v"], state["step"]
-        m.lerp_(grad, 1 - beta1)
-        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        step_size = self.lr / (1 - beta1**step)
-        denom = (v.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
-        p.addcdiv_(m, denom, value=-step_size)
+        for p, state in zip(params, states, strict=True):
+            if not state:
+                state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+            state["step"] += 1
+        ms, vs = [s["m"] for s in states], [s["v"] for s in states]
+        torch._foreach_lerp_(ms, grads, 1 - beta1)
+        torch._foreach_mul_(vs, beta2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - beta2)
+        denoms = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denoms, [(1 - beta2 ** s["step"]) ** 0.5 for s in states])
+        torch._foreach_add_(denoms, self.eps)
+        step_sizes = [-self.lr / (1 - beta1 ** s["step"]) for s in states]
+        torch._foreach_addcdiv_(params, ms, denoms, step_sizes)
 
 
 class RMSprop(Optimizer):

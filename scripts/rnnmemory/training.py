@@ -150,9 +150,8 @@ def train_cell(
         if new_sets is not None and epoch > 1:
             x_train, y_train = stack_data(next(new_sets), "train", device, dtype)
         epoch_losses = []
-        for idx in _batches(generators, n_train, batch_size, device):
-            xb, yb = (x_train, y_train) if idx is None else _take(x_train, y_train, idx)
-            losses = per_model_loss(model(xb), yb, loss_kind)  # (K,)
+        for xb, yb in minibatches(x_train, y_train, generators, batch_size):
+            losses = model.losses(xb, yb, loss_kind)  # (K,)
             epoch_losses.append(losses.detach())
             optimizer.zero_grad()
             # a diverged seed gets a zero gradient: its NaNs stay in its own slice
@@ -226,21 +225,23 @@ def _fresh_sets(fresh: dict, datasets: list[dict], seeds: list[int]):
         yield sets
 
 
-def _batches(generators, n_train, batch_size, device):
-    """Yield per-seed index tensors (K, B) for one epoch, or a single None for full batch."""
+def minibatches(x, y, generators, batch_size):
+    """One epoch's minibatches (xb (K, I, T, B), yb (K, B, ...)): each seed's training set in
+    the order of its own shuffle (one ``randperm`` per seed and epoch, from its generator), cut
+    into batches of ``batch_size``; full batch: (x, y) itself. The whole set is permuted once
+    per epoch: gathering each batch's scattered samples from the full tensor instead missed
+    the cache on nearly every value (3x slower here)."""
+    n_models, inputs, steps, n_train = x.shape
     if batch_size >= n_train:
-        yield None
+        yield x, y
         return
-    perms = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(device)
+    perms = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(x.device)
+    x_idx = perms[:, None, None, :].expand(n_models, inputs, steps, -1)
+    y_idx = perms.view(*perms.shape, *[1] * (y.dim() - 2)).expand(-1, -1, *y.shape[2:])
+    xp, yp = torch.gather(x, 3, x_idx), torch.gather(y, 1, y_idx)  # (K, I, T, N), (K, N, ...)
     for start in range(0, n_train, batch_size):
-        yield perms[:, start : start + batch_size]
-
-
-def _take(x, y, idx):
-    """Select each seed's minibatch: x (K, I, T, N), y (K, N, ...), idx (K, B)."""
-    xb = torch.take_along_dim(x, idx[:, None, None, :], dim=3)  # (K, I, T, B)
-    yb = torch.take_along_dim(y, idx.view(*idx.shape, *[1] * (y.dim() - 2)), dim=1)
-    return xb, yb
+        batch = slice(start, start + batch_size)
+        yield xp[..., batch].contiguous(), yp[:, batch].contiguous()
 
 
 def run_metrics(result: CellResult, k: int, dataset: dict, solved_below: float) -> dict:

@@ -125,6 +125,32 @@ std::vector<Tensor> forward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Te
   return {out, ckpt_h, ckpt_c};
 }
 
+// The per-task weight gradients (K, blocks, GR, H + I + 1), summed over blocks in order per
+// seed (a fixed order, unlike a parallel reduction), as {dw_ih, dw_hh, db_ih, db_hh}.
+template <class T>
+std::vector<Tensor> weight_grads(int64_t arch, const Dims& d, const Tensor& partial) {
+  const int64_t K = partial.size(0), blocks = partial.size(1), H = d.H, I = d.I;
+  const int64_t cols = H + I + 1, size = d.GR * cols;
+  Tensor aug = partial.new_zeros({K, d.GR, cols});
+  const T* src = partial.data_ptr<T>();
+  T* dst = aug.data_ptr<T>();
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int64_t e = 0; e < size; ++e) dst[k * size + e] += src[(k * blocks + b) * size + e];
+  // aug's columns: [h | x | 1] -> W_hh, W_ih, bias; its rows: the gate-gradient rows
+  auto part = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    return aug.narrow(1, r0, nr).narrow(2, c0, nc);
+  };
+  if (arch == kGRU) {  // rows [r, z | W_hn h + b_hn | W_in x + b_in]
+    return {at::cat({part(0, 2 * H, H, I), part(3 * H, H, H, I)}, 1),
+            part(0, 3 * H, 0, H).contiguous(),
+            at::cat({part(0, 2 * H, H + I, 1), part(3 * H, H, H + I, 1)}, 1).squeeze(2),
+            part(0, 3 * H, H + I, 1).squeeze(2).contiguous()};
+  }
+  Tensor db = part(0, d.GH, H + I, 1).squeeze(2).contiguous();
+  return {part(0, d.GH, H, I).contiguous(), part(0, d.GH, 0, H).contiguous(), db.clone(), db};
+}
+
 // Gradients {dx (or empty), dw_ih, dw_hh, db_ih, db_hh} from forward's checkpoints and the
 // gradient of the layer's output: (K, H, T, N) if grad_all, else (K, H, N).
 std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
@@ -133,46 +159,66 @@ std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, T
   x = x.contiguous(), grad = grad.contiguous();
   const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
   const Dims d = p.d;
-  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I, cols = H + I + 1;
+  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I;
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
   const std::vector<int64_t> ckpt{K * blocks, segments(x.size(2)), H, lanes};
   TORCH_CHECK(ckpt_h.sizes().vec() == ckpt && ckpt_h.is_contiguous(), "bad checkpoints");
   TORCH_CHECK(arch != kLSTM || (ckpt_c.sizes().vec() == ckpt && ckpt_c.is_contiguous()),
               "bad cell checkpoints");
   Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
-  Tensor partial = x.new_empty({K, blocks, d.GR, cols});
-  Tensor aug = x.new_zeros({K, d.GR, cols});
+  Tensor partial = x.new_empty({K, blocks, d.GR, H + I + 1});
+  std::vector<Tensor> grads;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_backward", [&] {
     Problem<scalar_t> pr = problem<scalar_t>(p, x);
     pr.ckpt_h = ptr<scalar_t>(ckpt_h), pr.ckpt_c = ptr<scalar_t>(ckpt_c);
     pr.grad = grad.data_ptr<scalar_t>(), pr.grad_all = grad_all;
     pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
     run_tasks(K * blocks, [&](int64_t b, int64_t e) { backward_tasks(pr, b, e); });
-    // blocks summed in order per seed (a fixed order, unlike a parallel reduction)
-    const int64_t size = d.GR * cols;
-    const scalar_t* src = pr.partial;
-    scalar_t* dst = aug.data_ptr<scalar_t>();
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t b = 0; b < blocks; ++b)
-        for (int64_t e = 0; e < size; ++e) dst[k * size + e] += src[(k * blocks + b) * size + e];
+    grads = weight_grads<scalar_t>(arch, d, partial);
   });
-  // aug's columns: [h | x | 1] -> W_hh, W_ih, bias; its rows: the gate-gradient rows
-  auto part = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    return aug.narrow(1, r0, nr).narrow(2, c0, nc);
-  };
-  Tensor dw_hh, dw_ih, db_hh, db_ih;
-  if (arch == kGRU) {  // rows [r, z | W_hn h + b_hn | W_in x + b_in]
-    dw_hh = part(0, 3 * H, 0, H).contiguous();
-    db_hh = part(0, 3 * H, H + I, 1).squeeze(2).contiguous();
-    dw_ih = at::cat({part(0, 2 * H, H, I), part(3 * H, H, H, I)}, 1);
-    db_ih = at::cat({part(0, 2 * H, H + I, 1), part(3 * H, H, H + I, 1)}, 1).squeeze(2);
-  } else {
-    dw_hh = part(0, d.GH, 0, H).contiguous();
-    dw_ih = part(0, d.GH, H, I).contiguous();
-    db_hh = part(0, d.GH, H + I, 1).squeeze(2).contiguous();
-    db_ih = db_hh.clone();
+  grads.insert(grads.begin(), dx);
+  return grads;
+}
+
+// Bytes of cache that train_last's kept segments may take per thread: most of a 512 KB L2
+// (an LSTM keeps 128 steps with AVX2's vectors, 64 with AVX-512's).
+constexpr int64_t kKeepBytes = 320 * 1024;
+
+// Forward and backward of a top layer whose loss reads its last state through an affine
+// gradient, dL/dh_T = A h_T + C (head_a (K, H, H), head_c (K, H, N); see train_tasks): {h_T
+// (K, H, N), dx (or empty), dw_ih, dw_hh, db_ih, db_hh}. kept: segments of 16 steps kept whole
+// per task (the rest are rerun from checkpoints); -1: as many as fit in kKeepBytes.
+std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+                               Tensor b_hh, bool relu, Tensor head_a, Tensor head_c,
+                               bool need_dx, int64_t kept) {
+  x = x.contiguous(), head_a = head_a.contiguous(), head_c = head_c.contiguous();
+  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const Dims d = p.d;
+  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I;
+  TORCH_CHECK(head_a.sizes() == at::IntArrayRef({K, H, H}), "head_a must be (K, H, H)");
+  TORCH_CHECK(head_c.sizes() == at::IntArrayRef({K, H, N}), "head_c must be (K, H, N)");
+  TORCH_CHECK(head_a.scalar_type() == x.scalar_type() && head_c.scalar_type() == x.scalar_type(),
+              "x and the head's gradient differ in dtype");
+  const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
+  if (kept < 0) {  // the forward buffers of one segment: z, c, a, aux
+    const int64_t vecs = (kSegment + 1) * (d.ZC + H) + kSegment * (d.GR + H);
+    kept = kKeepBytes / (vecs * kVecBytes);
   }
-  return {dx, dw_ih, dw_hh, db_ih, db_hh};
+  Tensor out = x.new_empty({K, H, N});
+  Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
+  Tensor partial = x.new_empty({K, blocks, d.GR, H + I + 1});
+  std::vector<Tensor> grads;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_train_last", [&] {
+    Problem<scalar_t> pr = problem<scalar_t>(p, x);
+    pr.out = out.data_ptr<scalar_t>();
+    pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
+    const scalar_t *a = head_a.data_ptr<scalar_t>(), *c = head_c.data_ptr<scalar_t>();
+    run_tasks(K * blocks, [&](int64_t b, int64_t e) { train_tasks(pr, a, c, kept, b, e); });
+    grads = weight_grads<scalar_t>(arch, d, partial);
+  });
+  grads.insert(grads.begin(), dx);
+  grads.insert(grads.begin(), out);
+  return grads;
 }
 
 // Peak FMA throughput (GFLOP/s) of this CPU on torch's threads, with the kernel's vectors: 12
@@ -202,5 +248,6 @@ double fma_gflops(int64_t iters) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &rnnfused::forward, "one recurrent layer forward (fused)");
   m.def("backward", &rnnfused::backward, "its backward pass through time (fused)");
+  m.def("train_last", &rnnfused::train_last, "forward and backward, loss on the last state");
   m.def("fma_gflops", &rnnfused::fma_gflops, "peak FMA throughput, GFLOP/s");
 }

@@ -83,10 +83,11 @@ template <class T>
 struct Segment {
   int cols, cols_p, rows_p;
   Buffer<T> z, c, a, aux, g;
-  explicit Segment(const Dims& d)
+  // grads: with a gate-gradient buffer g (segments that only keep a forward pass need none)
+  explicit Segment(const Dims& d, bool grads = true)
       : cols(d.H + d.I + 1), cols_p(d.ZC), rows_p(round4(d.GR)),
         z((kSegment + 1) * cols_p), c((kSegment + 1) * d.H), a(kSegment * d.GR),
-        aux(kSegment * d.H), g(kSegment * rows_p) {
+        aux(kSegment * d.H), g(grads ? kSegment * rows_p : 0) {
     for (int s = 0; s <= kSegment; ++s) z[s * cols_p + cols - 1] = splat(T(1));  // bias
   }
   Vec<T>* zs(int s) { return z.data() + s * cols_p; }
@@ -137,8 +138,49 @@ void forward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
   }
 }
 
-// Per task: the weight-gradient rows (GR) x columns [h | x | 1], summed over the block's
-// samples and steps, into partial[task].
+// Walk back through a segment whose buffers hold its forward pass (segment_forward with
+// keep): the gate gradients into g (kSegment x rows_p), dx (if wanted), dh and dc carried to
+// the step before the segment, and the weight-gradient tiles into acc.
+template <class T>
+void segment_backward(const Problem<T>& p, const Weights<T>& w, int64_t t0, int len,
+                      Segment<T>& sg, Vec<T>* g, const Seq<T>& gs, const Seq<T>& dxs,
+                      Vec<T>* dh, Vec<T>* dc, Vec<T>* dxv, Vec<T>* acc) {
+  const Dims& d = p.d;
+  for (int s = len - 1; s >= 0; --s) {
+    const int64_t t = t0 + s;
+    Vec<T>* gt = g + s * sg.rows_p;
+    step_backward<T>(d, sg.zs(s), sg.zs(s + 1), sg.a.data() + s * d.GR,
+                     sg.aux.data() + s * d.H, sg.cs(s, d.H), dh, dc, gt);
+    if (p.dx) {
+      input_grad(d, w, gt, dxv);
+      for (int i = 0; i < d.I; ++i) dxs.put(i, t, dxv[i]);
+    }
+    if (t) {
+      matvec(w.whh_t, d.GH, d.H, d.GH, gt, dh);  // + W_hh^T g
+      for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
+    }
+  }
+  accumulate_outer<T>(g, sg.z.data(), len, sg.rows_p, sg.cols_p, acc);
+}
+
+// A task's weight gradient, rows (GR) x columns [h | x | 1], its lanes summed in order
+// (deterministic), into partial[task].
+template <class T>
+void write_partial(const Problem<T>& p, int64_t task, const Buffer<T>& acc, int cols_p) {
+  const int cols = p.d.H + p.d.I + 1, cnt = p.count(task);
+  T* o = p.partial + task * p.d.GR * cols;
+  for (int r = 0; r < p.d.GR; ++r) {
+    for (int j = 0; j < cols; ++j) {
+      const Vec<T> v = acc[r * cols_p + j];
+      T sum = 0;
+      for (int l = 0; l < cnt; ++l) sum += v[l];
+      o[r * cols + j] = sum;
+    }
+  }
+}
+
+// Per task: the weight gradient from forward's checkpoints and the gradient of the output,
+// each segment rerun forward in cache before walking back through it.
 template <class T>
 void backward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
   const Dims d = p.d;
@@ -160,32 +202,70 @@ void backward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
       sg.load_inputs(d, xs, t0, len);
       for (int s = 0; s < kSegment && t0 >= kSegment; ++s) xs.prefetch(d.I, t0 - kSegment + s);
       segment_forward(d, w, len, true, sg);
-      for (int s = len - 1; s >= 0; --s) {
-        const int64_t t = t0 + s;
-        Vec<T>* g = sg.g.data() + s * sg.rows_p;
-        step_backward<T>(d, sg.zs(s), sg.zs(s + 1), sg.a.data() + s * d.GR,
-                      sg.aux.data() + s * d.H, sg.cs(s, d.H), dh.data(), dc.data(), g);
-        if (p.dx) {
-          input_grad(d, w, g, dxv.data());
-          for (int i = 0; i < d.I; ++i) dxs.put(i, t, dxv[i]);
-        }
-        if (t) {
-          matvec(w.whh_t, d.GH, d.H, d.GH, g, dh.data());  // + W_hh^T g
-          for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
-        }
-      }
-      accumulate_outer<T>(sg.g.data(), sg.z.data(), len, sg.rows_p, sg.cols_p, acc.data());
+      segment_backward(p, w, t0, len, sg, sg.g.data(), gs, dxs, dh.data(), dc.data(), dxv.data(),
+                       acc.data());
     }
-    T* o = p.partial + task * d.GR * sg.cols;
-    const int cnt = p.count(task);
-    for (int r = 0; r < d.GR; ++r) {
-      for (int j = 0; j < sg.cols; ++j) {
-        const Vec<T> v = acc[r * sg.cols_p + j];
-        T sum = 0;
-        for (int l = 0; l < cnt; ++l) sum += v[l];  // in lane order: deterministic
-        o[r * sg.cols + j] = sum;
-      }
+    write_partial(p, task, acc, sg.cols_p);
+  }
+}
+
+// Forward and backward of a layer whose loss reads only its last state, in one pass per task:
+// the gradient of the last state is affine in it, dL/dh_T = A h_T + C (A: head_a (K, H, H),
+// C: head_c (K, H, N); for a linear head under a mean squared error, see fused.py), so a task
+// can walk back as soon as its forward pass ends, while the segments it kept are still in
+// cache: the last `kept` segments keep every step's buffers (no rerun), the earlier ones only
+// a checkpoint and are rerun as in backward_tasks. Writes h_T into out (K, H, N).
+template <class T>
+void train_tasks(const Problem<T>& p, const T* head_a, const T* head_c, int64_t kept,
+                 int64_t begin, int64_t end) {
+  const Dims d = p.d;
+  const int64_t nseg = segments(p.steps);
+  kept = std::min(kept, nseg);
+  Segment<T> scratch(d);
+  std::vector<Segment<T>> keep;
+  for (int64_t k = 0; k < kept; ++k) keep.emplace_back(d, false);
+  Buffer<T> acc(scratch.rows_p * scratch.cols_p), dh(d.H), dc(d.H), dxv(d.I);
+  Buffer<T> ckpt(nseg * 2 * d.H);  // per segment: h, c entering it
+  for (int64_t task = begin; task < end; ++task) {
+    const int64_t seed = task / p.blocks;
+    const Weights<T> w = p.seed(seed);
+    const Seq<T> xs = p.strided(p.x, d.I, task, p.steps), dxs = p.strided(p.dx, d.I, task, p.steps);
+    const Seq<T> hs = p.strided(p.out, d.H, task, 1), cs = p.strided(head_c, d.H, task, 1);
+    std::fill(scratch.zs(0), scratch.zs(0) + d.H, Vec<T>{});  // h_{-1} = c_{-1} = 0
+    std::fill(scratch.cs(0, d.H), scratch.cs(1, d.H), Vec<T>{});
+    const Vec<T>*h = scratch.zs(0), *c = scratch.cs(0, d.H);  // the state entering segment k
+    for (int64_t k = 0; k < nseg; ++k) {
+      const int64_t t0 = k * kSegment;
+      const int len = static_cast<int>(std::min<int64_t>(kSegment, p.steps - t0));
+      Vec<T>* saved = ckpt.data() + k * 2 * d.H;
+      std::copy_n(h, d.H, saved), std::copy_n(c, d.H, saved + d.H);
+      const bool kept_k = k >= nseg - kept;
+      Segment<T>& sg = kept_k ? keep[k - (nseg - kept)] : scratch;
+      std::copy_n(saved, d.H, sg.zs(0)), std::copy_n(saved + d.H, d.H, sg.cs(0, d.H));
+      sg.load_inputs(d, xs, t0, len);
+      segment_forward(d, w, len, kept_k, sg);
+      h = sg.zs(len), c = sg.cs(len, d.H);
     }
+    for (int j = 0; j < d.H; ++j) hs.put(j, 0, h[j]);
+    matvec<T, false>(head_a + seed * d.H * d.H, d.H, d.H, d.H, h, dh.data());  // A h_T
+    for (int j = 0; j < d.H; ++j) dh[j] += cs.get(j, 0);                        // + C
+    std::fill(acc.begin(), acc.end(), Vec<T>{});
+    std::fill(dc.begin(), dc.end(), Vec<T>{});
+    for (int64_t k = nseg - 1; k >= 0; --k) {
+      const int64_t t0 = k * kSegment;
+      const int len = static_cast<int>(std::min<int64_t>(kSegment, p.steps - t0));
+      const bool kept_k = k >= nseg - kept;
+      Segment<T>& sg = kept_k ? keep[k - (nseg - kept)] : scratch;
+      if (!kept_k) {  // rerun it from its checkpoint
+        const Vec<T>* saved = ckpt.data() + k * 2 * d.H;
+        std::copy_n(saved, d.H, sg.zs(0)), std::copy_n(saved + d.H, d.H, sg.cs(0, d.H));
+        sg.load_inputs(d, xs, t0, len);
+        segment_forward(d, w, len, true, sg);
+      }
+      segment_backward(p, w, t0, len, sg, scratch.g.data(), hs, dxs, dh.data(), dc.data(),
+                       dxv.data(), acc.data());
+    }
+    write_partial(p, task, acc, scratch.cols_p);
   }
 }
 
