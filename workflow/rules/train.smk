@@ -9,6 +9,7 @@ rule train_cell:
         P.log.format(rule="train", name=P.cell_name),
     benchmark:
         P.job_benchmark.format(rule="train", name=P.cell_name)
+    priority: train_priority
     conda:
         "../envs/study.yaml"
     threads: config["train"]["threads"]
