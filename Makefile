@@ -54,4 +54,5 @@ docs: venv
 
 # removes the default study's results (other studies live in their own results_dir)
 clean:
-	rm -rf results/data results/runs results/probes results/tables results/figures results/logs results/report results/report.html results/benchmarks/jobs
+	rm -rf results/data results/runs results/probes results/tables results/figures results/logs results/report results/report.html results/benchmarks/jobs \
+		results/benchmarks/study.json

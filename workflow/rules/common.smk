@@ -1,6 +1,7 @@
 """Helpers shared by the rules: the study grid, each variant's settings and every path."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from rnnmemory.archs import ARCH_RECORDS
 from rnnmemory.config import variant_archs, variant_config, variant_names
@@ -128,6 +129,17 @@ def train_priority(wildcards):
     """Longest cells first: when the last jobs are short, no core idles while one long cell
     finishes alone (on 2 cores that tail was about a minute of the default study)."""
     return int(train_work(wildcards) * 1e-5)
+
+
+def data_priority(wildcards):
+    """A dataset just before the longest cell that trains on it (see train_priority)."""
+    cells = [
+        SimpleNamespace(variant=row["variant"], task=row["task"], arch=row["arch"],
+                        seq_len=wildcards.seq_len)
+        for row in ROWS
+        if data_variant(row["variant"]) == wildcards.variant and row["task"] == wildcards.task
+    ]  # fmt: skip
+    return 1 + max((train_priority(cell) for cell in cells), default=0)
 
 
 def figure_outputs(registry, template, **fixed):

@@ -5,6 +5,7 @@ rule make_dataset:
         P.dataset,
     log:
         P.log.format(rule="data", name="{variant}/{task}/T{seq_len}"),
+    priority: data_priority
     conda:
         "../envs/study.yaml"
     threads: 1
