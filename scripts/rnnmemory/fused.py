@@ -159,10 +159,11 @@ def load():
         return _loaded["module"]
     module = None
     try:
-        _check_tools()
         directory = build_dir()
-        directory.mkdir(parents=True, exist_ok=True)
         failed, done = directory / "FAILED", directory / "BUILT"
+        if not done.exists():  # (a built kernel skips it: it imports setuptools, 0.2 s a job)
+            _check_tools()
+        directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory / "build.lock"):
             if failed.exists():
                 raise RuntimeError(f"an earlier build failed, see {failed} (delete to retry)")
