@@ -1,7 +1,8 @@
 """Shared fixtures: the tiny study, run once per test session (tests that change files copy
-it first). Tests marked ``slow`` run Snakemake end to end; `make test-fast` skips them.
-`make test` runs two pytest-xdist workers: the first to ask builds the tiny study, the other
-waits for it and reads the same copy."""
+it first), and the fused kernel (built once, or the test skips). Tests marked ``slow`` run
+Snakemake end to end; `make test-fast` skips them. `make test` runs two pytest-xdist
+workers: the first to ask builds the tiny study, the other waits for it and reads the same
+copy."""
 
 import fcntl
 import os
@@ -9,6 +10,15 @@ import os
 import pytest
 
 from helpers import copy_project, tiny
+from rnnmemory import fused
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    """The fused kernel's extension (tests/test_fused.py, tests/test_one_pass.py)."""
+    if fused.load() is None:
+        pytest.skip(f"fused kernel unavailable: {fused.unavailable_reason()}")
+    return fused.load()
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import bptt
 
@@ -246,13 +247,14 @@ class FusedLastState(torch.autograd.Function):
             ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_a, head_c,
             ctx.needs_input_grad[0], kept,
         )  # fmt: skip
-        ctx.grads = (dx, *grads)
+        ctx.save_for_backward(dx, *grads)  # (freed after backward, unlike an attribute)
         ctx.mark_non_differentiable(h_last)
         return x.new_zeros(x.shape[0]), h_last  # (K,), (K, H, N)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_zero, _grad_h):
-        dx, *grads = ctx.grads
+        dx, *grads = ctx.saved_tensors
         scaled = [g * grad_zero.view(-1, *[1] * (g.dim() - 1)) for g in grads]
         dx = dx * grad_zero.view(-1, 1, 1, 1) if ctx.needs_input_grad[0] else None
         return dx, *scaled, None, None, None, None, None

@@ -228,11 +228,11 @@ class StackedRecurrentNet(nn.Module):
         squared error and gradients wanted, the top layer's backward pass runs inside its forward
         call (``fused.last_state_loss``): for a linear head under a squared error the gradient
         of the last state is affine in it, known before the forward pass ends."""
-        tensors = (x, *self.parameters())
+        recurrent = [p for name, p in self.named_parameters() if not name.startswith("head_")]
         if not (
             self.backend == "fused" and loss == "mse" and torch.is_grad_enabled()
             and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and any(t.requires_grad for t in tensors)
+            and any(t.requires_grad for t in (x, *recurrent))
         ):  # fmt: skip
             return per_model_loss(self(x), y, loss)
         relu, inputs = self.nonlinearity == "relu", x
@@ -242,7 +242,7 @@ class StackedRecurrentNet(nn.Module):
         with torch.no_grad():  # L_k = mean over n, o of (W h_n + b - y_n)^2
             scale = 2.0 / (y.shape[1] * y.shape[2])
             head_a = torch.bmm(weight.transpose(1, 2), weight) * scale  # (K, H, H)
-            residual0 = bias.unsqueeze(-1) - y.transpose(1, 2)  # (K, O, N)
+            residual0 = bias.unsqueeze(-1) - y.to(bias.dtype).transpose(1, 2)  # (K, O, N)
             head_c = torch.bmm(weight.transpose(1, 2), residual0) * scale  # (K, H, N)
         top = self.layer_params(self.num_layers - 1)
         zeros, last = fused.last_state_loss(self.arch, inputs, *top, relu, head_a, head_c)

@@ -42,9 +42,6 @@ class Adam(Optimizer):
 
     betas, eps = (0.9, 0.999), 1e-8
 
-    def update(self, p, grad, state):
-        self.update_all([p], [grad], [state])
-
     @torch.no_grad()
     def step(self) -> None:
         live = [(p, s) for p, s in zip(self.params, self.state, strict=True) if p.grad is not None]

@@ -154,7 +154,8 @@ def train_cell(
             losses = model.losses(xb, yb, loss_kind)  # (K,)
             epoch_losses.append(losses.detach())
             optimizer.zero_grad()
-            # a diverged seed gets a zero gradient: its NaNs stay in its own slice
+            # a diverged seed's loss is masked out; its NaNs stay in its own slice of every
+            # stacked parameter (its gradient is NaN times zero), so the others train on
             torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
             if settings.grad_clip:
                 clip_per_model(model, settings.grad_clip)

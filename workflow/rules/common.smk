@@ -112,7 +112,7 @@ def all_figures():
 
 def train_work(wildcards):
     """A cell's training work: epochs x seq_len x seeds x samples x hidden^2, times the arch's
-    relative cost (registry.ARCHS); 1e5 of it takes about a minute at a pessimistic speed.
+    relative cost (archs.ARCH_RECORDS); 1e5 of it takes about a minute at a pessimistic speed.
     """
     setup = setup_of(wildcards)
     work = setup["train"]["epochs"] * int(wildcards.seq_len) * len(SEEDS)
@@ -128,7 +128,7 @@ def train_runtime_minutes(wildcards):
 def train_priority(wildcards):
     """Longest cells first: when the last jobs are short, no core idles while one long cell
     finishes alone (on 2 cores that tail was about a minute of the default study)."""
-    return int(train_work(wildcards) * 1e-5)
+    return train_work(wildcards) * 1e-5
 
 
 def data_priority(wildcards):

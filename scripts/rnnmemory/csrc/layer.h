@@ -248,6 +248,7 @@ void train_tasks(const Problem<T>& p, const T* head_a, const T* head_c, int64_t 
   kept = std::min(kept, nseg);
   Segment<T> scratch(d);
   std::vector<Segment<T>> keep;
+  keep.reserve(kept);
   for (int64_t k = 0; k < kept; ++k) keep.emplace_back(d, false);
   Buffer<T> acc(scratch.rows_p * scratch.cols_p), dh(d.H), dc(d.H), dxv(d.I);
   Buffer<T> ckpt(nseg * 2 * d.H);  // per segment: h, c entering it
@@ -287,8 +288,8 @@ void train_tasks(const Problem<T>& p, const T* head_a, const T* head_c, int64_t 
         sg.load_inputs(d, xs, t0, len);
         segment_forward(d, w, len, true, sg);
       }
-      segment_backward(p, w, t0, len, sg, scratch.g.data(), hs, dxs, dh.data(), dc.data(),
-                       dxv.data(), acc.data());
+      segment_backward(p, w, t0, len, sg, scratch.g.data(), Seq<T>{}, dxs, dh.data(),
+                       dc.data(), dxv.data(), acc.data());  // (no gradient of other states)
     }
     write_partial(p, task, acc, scratch.cols_p);
   }

@@ -1,0 +1,104 @@
+"""One-pass training (``StackedRecurrentNet.losses`` -> ``fused.last_state_loss``): the top
+layer's forward and backward in one kernel call, each block walking back while its last
+segments are still in cache. Equal to torch.nn, and to the two-call path for every mix of kept
+and rerun segments, in float64; NaN stays in its seed."""
+
+import pytest
+import torch
+from fused_cases import CASES, graph_has, sample_data, shape_of, weighted_losses
+
+from rnnmemory import fused
+from rnnmemory.models import StackedRecurrentNet, to_model_layout
+
+
+@pytest.mark.parametrize("arch,nonlinearity", CASES + [("lstm", "forget_bias")])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("steps", [1, 7, 40])
+def test_training_losses_equal_torch_nn_float64(kernel, arch, nonlinearity, layers, steps):
+    """``losses``, the trainer's call: with the fused backend and a squared error the top layer
+    trains in one kernel pass (``fused.last_state_loss``). Loss values, every gradient and the
+    input's equal torch.nn's, with the seeds' losses weighted (a zero weight as for a diverged
+    seed)."""
+    forget_bias = 1.0 if nonlinearity == "forget_bias" else None
+    shape = shape_of(arch, layers, "tanh" if forget_bias else nonlinearity)
+    stacked = StackedRecurrentNet.from_seeds([0, 1, 2], arch, "fused", forget_bias, **shape)
+    stacked = stacked.double()
+    nets = [stacked.torch_net(k).double() for k in range(3)]
+    x, target = sample_data(3, 37, steps, torch.float64)
+    xm = to_model_layout(x).requires_grad_()
+    losses = stacked.losses(xm, target, "mse")
+    assert graph_has(losses, "FusedLastStateBackward")  # the one-pass path, not a fallback
+    weighted_losses(losses).backward()
+    x_grad = xm.grad.permute(0, 3, 2, 1)
+    for k, net in enumerate(nets):
+        xk = x[k].clone().requires_grad_()
+        ref = ((net(xk) - target[k]) ** 2).mean()
+        (ref * [1.0, 0.5, 0.0][k]).backward()
+        torch.testing.assert_close(losses[k], ref, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(x_grad[k], xk.grad, rtol=1e-10, atol=1e-12)
+        for name, param in net.named_parameters():
+            own = dict(stacked.named_parameters())[
+                name.replace("rnn.", "").replace("head.", "head_")
+            ]
+            torch.testing.assert_close(own.grad[k], param.grad, rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("steps", [1, 40, 600])
+@pytest.mark.parametrize("kept", [0, 1, 2, -1])
+def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps, kept):
+    """The one-pass kernel keeps the last ``kept`` 16-step segments whole and reruns the others
+    from checkpoints (-1: as many as its cache budget holds, which at 600 steps is fewer than
+    all): every mix gives the gradients of the two-call path (forward, then backward from
+    checkpoints) through an autograd head, in float64."""
+    relu, gates = nonlinearity == "relu", {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+    gen = torch.Generator().manual_seed(steps + kept)
+    x = torch.randn(2, 3, steps, 21, generator=gen, dtype=torch.float64)
+    params = [
+        (torch.randn(2, gates * 5, *size, generator=gen, dtype=torch.float64) * 0.4)
+        for size in [(3,), (5,), (), ()]
+    ]  # w_ih, w_hh, b_ih, b_hh
+    head_w = torch.randn(2, 2, 5, generator=gen, dtype=torch.float64)
+    head_b = torch.randn(2, 2, generator=gen, dtype=torch.float64)
+    target = torch.randn(2, 21, 2, generator=gen, dtype=torch.float64)
+
+    def grads(one_pass):
+        inputs = [t.clone().requires_grad_() for t in [x, *params]]
+        if one_pass:
+            scale = 2.0 / (21 * 2)
+            head_a = torch.bmm(head_w.transpose(1, 2), head_w) * scale
+            head_c = torch.bmm(
+                head_w.transpose(1, 2), head_b.unsqueeze(-1) - target.transpose(1, 2)
+            )
+            zeros, last = fused.last_state_loss(arch, *inputs, relu, head_a, head_c * scale, kept)
+        else:
+            last, zeros = fused.run_layer(arch, *inputs, relu, False), 0
+        out = torch.baddbmm(head_b.unsqueeze(-1), head_w, last).transpose(1, 2)  # (K, N, O)
+        losses = ((out - target) ** 2).mean(dim=(1, 2)) + zeros
+        weighted_losses(losses).backward()
+        return [t.grad for t in inputs]
+
+    for one, two in zip(grads(True), grads(False), strict=True):
+        torch.testing.assert_close(one, two, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("arch,nonlinearity", CASES)
+def test_a_nan_weight_stays_in_its_seed(kernel, arch, nonlinearity):
+    """Divergence detection needs it: a NaN in seed 1's W_hh makes its loss and gradients NaN;
+    seeds 0 and 2 get the losses and gradients of a run without it, bit for bit."""
+    shape = shape_of(arch, 1, nonlinearity)
+    x, target = sample_data(3, 37, 50, torch.float32)
+    results = []
+    for poisoned in (False, True):
+        model = StackedRecurrentNet.from_seeds([0, 1, 2], arch, "fused", **shape)
+        if poisoned:
+            with torch.no_grad():
+                model.weight_hh_l0[1, 0, 0] = float("nan")
+        losses = model.losses(to_model_layout(x), target, "mse")
+        losses.sum().backward()
+        results.append((losses.detach(), [p.grad for p in model.parameters()]))
+    (clean, clean_grads), (losses, grads) = results
+    assert losses[1].isnan() and torch.equal(losses[[0, 2]], clean[[0, 2]])
+    for grad, reference in zip(grads, clean_grads, strict=True):
+        assert torch.equal(grad[[0, 2]], reference[[0, 2]])
+        assert nonlinearity == "relu" or grad[1].isnan().any()
