@@ -93,12 +93,16 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
     for seq_len, seconds, rss in [(10, 40.0, 300.0), (20, 60.0, 500.0)]:
         path = tmp_path / "benchmarks/jobs/train/base/adding/gru" / f"T{seq_len}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:{seconds:.0f}\t{rss}\n")
+        text = f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:{seconds:.0f}\t{rss}\t{seconds - 3}\n"
+        path.write_text(text)
     # two seeds per cell: the cell's training time once, not per seed
     runs = pd.DataFrame([dict(cell, seq_len=t, seed=s, time_cell_seconds=c)
                          for t, c in [(10, 38.0), (20, 57.0)] for s in (0, 1)])  # fmt: skip
     jobs = read_train_jobs(tmp_path, runs)
-    assert jobs[["seq_len", "job_seconds"]].values.tolist() == [[10, 40.0], [20, 60.0]]
+    assert jobs[["seq_len", "job_seconds", "cpu_seconds"]].values.tolist() == [
+        [10, 40.0, 37.0],
+        [20, 60.0, 57.0],
+    ]
     assert job_overhead_line(runs, jobs) == (
         "Train jobs: 2, 100 s of job wall time, 95 s of it training: 5.0% job overhead (start, "
         "imports, reading and writing files); largest peak RSS 500 MiB."
@@ -124,7 +128,14 @@ def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():
     assert table.loc["gru", "T50 (bptt)"] == "50 [35, 70]"
     text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
     assert "## The default study trained by bptt (fused above)" in text
-    assert "40 s (fused) against 100 s (bptt): bptt took 2.50x the training time of fused" in text
+    assert ("Training time of the train jobs (wall), summed: 40 s (fused) against 100 s (bptt): "
+            "bptt took 2.50x as long." in text)  # fmt: skip
+    for default, cpu in [(fused, 30.0), (torch_ops, 90.0)]:  # benchmark files: CPU time wins
+        job = dict(variant="base", task="adding", arch="gru", seq_len=10, job_seconds=cpu + 5)
+        default.tables["jobs"] = pd.DataFrame([dict(job, max_rss_mib=300.0, cpu_seconds=cpu)])
+    text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
+    assert ("CPU time of the train jobs (Snakemake's benchmark files), summed: 30 s (fused) "
+            "against 90 s (bptt): bptt took 3.00x as long." in text)  # fmt: skip
     same = backend_comparison(fused, fused)  # one backend twice: labelled by role, not merged
     assert {"solved (fused, above)", "solved (fused, check)"} <= set(same.columns)
 

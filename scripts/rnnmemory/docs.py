@@ -152,8 +152,9 @@ def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
         path = Path(paths.job_benchmark.format(rule="train", name=name))
         if path.exists():
             bench = pd.read_csv(path, sep="\t").iloc[-1]
-            rows.append(dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"]))
-    return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib"])
+            rows.append(dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
+                             cpu_seconds=bench.get("cpu_time", float("nan"))))  # fmt: skip
+    return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds"])
 
 
 def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
@@ -258,16 +259,39 @@ def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
 def backend_section(one: Study, other: Study, command: str) -> list[str]:
     """docs/results.md's check that the default trainer changes no conclusion."""
     names = _labels(one, other)
-    times = [float(cell_training_seconds(s.tables["runs"]).sum()) for s in (one, other)]
-    ratio = (f"{names[1]} took {times[1] / times[0]:.2f}x the training time of {names[0]}"
-             if times[0] > 0 else "no training times recorded")  # fmt: skip
-    return [f"## The default study trained by {names[1]} ({names[0]} above)", "",
-            f"`{command}`; run: {run_line(other.record) if other.record else 'no record'}.",
-            "Single runs near the transition flip with float rounding, so the backends are",
-            "compared on aggregates: solved runs and T50 intervals per (task, arch).", "",
-            markdown_table(backend_comparison(one, other)), "",
-            f"Training time of the train jobs, summed: {times[0]:.0f} s ({names[0]}) "
-            f"against {times[1]:.0f} s ({names[1]}): {ratio}.", ""]  # fmt: skip
+    return [
+        f"## The default study trained by {names[1]} ({names[0]} above)",
+        "",
+        f"`{command}`; run: {run_line(other.record) if other.record else 'no record'}.",
+        "Single runs near the transition flip with float rounding, so the backends are",
+        "compared on aggregates: solved runs and T50 intervals per (task, arch).",
+        "",
+        markdown_table(backend_comparison(one, other)),
+        "",
+        _cost_line(one, other, names),
+        "",
+    ]
+
+
+def _cost_line(one: Study, other: Study, names: list[str]) -> str:
+    """What the two runs' train jobs cost: their CPU time where Snakemake's benchmark files
+    hold it (wall times also count the waits of jobs that shared a core, so they compare runs
+    made with different --cores badly), else the training wall time."""
+    cpu = [s.tables.get("jobs", pd.DataFrame()).get("cpu_seconds") for s in (one, other)]
+    if all(c is not None and len(c) and c.notna().all() for c in cpu):
+        what, times = (
+            "CPU time of the train jobs (Snakemake's benchmark files)",
+            [c.sum() for c in cpu],
+        )
+    else:
+        what = "Training time of the train jobs (wall)"
+        times = [cell_training_seconds(s.tables["runs"]).sum() for s in (one, other)]
+    if not times[0] > 0:
+        return f"{what}: none recorded."
+    return (
+        f"{what}, summed: {times[0]:.0f} s ({names[0]}) against {times[1]:.0f} s "
+        f"({names[1]}): {names[1]} took {times[1] / times[0]:.2f}x as long."
+    )
 
 
 def anchors_section(anchors: list[dict]) -> list[str]:
