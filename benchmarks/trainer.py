@@ -3,8 +3,8 @@ kernel side by side in one process, with this CPU's roofline floor measured in t
 
 For each arch, sequence length T, number of seeds K and thread count it times one training
 epoch (forward + backward + Adam over N = 1000 sequences, hidden 10) and reports milliseconds
-per seed-epoch (median of repeats), in one full batch and in minibatches of B = 50 (T = 100),
-where it also reports microseconds per sample processed:
+per seed-epoch (median of repeats, the paths of a row timed in turns), in one full batch and
+in minibatches of B = 50 (T = 100), where it also reports microseconds per sample processed:
 
 - ``reference``: one torch.nn RNN/GRU/LSTM + Linear per seed, trained one after the other with
   torch.optim.Adam, as the seed notebooks do. Its cost per seed does not depend on K, so it is
@@ -29,6 +29,7 @@ import math
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,6 @@ from bench_steps import (  # noqa: E402
     peak_gflops,
     reference_step,
     stacked_step,
-    time_call,
 )
 
 from rnnmemory import fused  # noqa: E402
@@ -65,9 +65,20 @@ def repeats_for(seq_len, repeats):
     return repeats if seq_len <= 100 else max(2, repeats // 2) if seq_len <= 400 else 2
 
 
-def time_epoch(step, repeats, n_seeds=1):
-    """ms per seed-epoch."""
-    return time_call(step, repeats) * 1e3 / n_seeds
+def time_in_turns(steps: dict, repeats: int) -> dict:
+    """Median ms per seed-epoch of each step {key: (step, seeds)}, timed in turns: after a
+    warm-up call of each, every round calls each step once. A slow spell of this shared
+    machine then slows every path of a row alike instead of one of them (timed one after the
+    other, the tutorials' loop varied 1.5x between two runs of the benchmark)."""
+    for step, _ in steps.values():
+        step()
+    times = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, (step, n_seeds) in steps.items():
+            start = time.perf_counter()
+            step()
+            times[key].append((time.perf_counter() - start) * 1e3 / n_seeds)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def roofline(threads):
@@ -91,21 +102,23 @@ def run(args):
         gflops, gbs = roofline(threads)
         for arch in args.archs:
             for seq_len, batch in shapes:
-                repeats = repeats_for(seq_len, args.repeats)
-                ref = time_epoch(reference_step(arch, seq_len, batch), repeats)
+                steps = {"reference": (reference_step(arch, seq_len, batch), 1)}
+                for n_seeds in args.seeds:
+                    for variant in args.variants:
+                        if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
+                            continue  # would not fit in memory
+                        step = stacked_step(arch, seq_len, n_seeds, variant, batch)
+                        steps[variant, n_seeds] = (step, n_seeds)
+                ms = time_in_turns(steps, repeats_for(seq_len, args.repeats))
                 for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
-                        batch=batch or N, reference_ms=ref,
+                        batch=batch or N, reference_ms=ms["reference"],
                         floor_ms=floor_ms(arch, seq_len, gflops, gbs),
                         peak_gflops=gflops, copy_gbs=gbs,
                     )  # fmt: skip
                     for variant in args.variants:
-                        row[f"{variant}_ms"] = math.nan
-                        if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
-                            continue  # would not fit in memory
-                        step = stacked_step(arch, seq_len, n_seeds, variant, batch)
-                        row[f"{variant}_ms"] = time_epoch(step, repeats, n_seeds)
+                        row[f"{variant}_ms"] = ms.get((variant, n_seeds), math.nan)
                     rows.append(row)
                     print(progress_line(row, args.variants), flush=True)
     return derived(pd.DataFrame(rows), args.variants)
