@@ -27,7 +27,14 @@ def study(workdir):
         "ARGS=--configfile tests/tiny.yaml",
     ]  # fmt: skip
     log = open(workdir / "make.log", "a")
-    return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, start_new_session=True)
+    # make starts with Ctrl-C's default action, as from a terminal: a test run started in the
+    # background by a shell inherits an ignored SIGINT (POSIX), and the study's Python would
+    # then get no KeyboardInterrupt (a handled signal is reset on exec, an ignored one is not)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=log, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interrupt_when(proc, condition, sig, timeout=120):
@@ -76,10 +83,8 @@ def test_kill_and_resume(tmp_path, tiny_study):
     interrupt_when(proc, lambda: len(finished_runs(workdir)) >= 2, signal.SIGKILL)
     done_before = finished_runs(workdir)
     assert 2 <= len(done_before) < 8
-    # 3. Ctrl-C while the rest trains, once this run has finished a cell: a metrics.json that
-    # the killed run wrote before Snakemake saw its job end (incomplete, to be rerun) could
-    # send it at once, before this run was under way (a full suite under load once saw the
-    # study run to its end, no Ctrl-C message in its log)
+    # 3. Ctrl-C while the rest trains, once this run has finished a cell (not on a metrics.json
+    # that the killed run wrote before Snakemake saw its job end: incomplete, to be rerun)
     proc = study(workdir)
     interrupt_when(proc, lambda: len(finished_runs(workdir)) > len(done_before), signal.SIGINT)
     # 4. SIGKILL while figures are drawn
