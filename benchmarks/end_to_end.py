@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from rnnmemory.docs import markdown_table  # noqa: E402
+from rnnmemory.docs_runs import markdown_table  # noqa: E402
 from rnnmemory.io import write_json  # noqa: E402
 from rnnmemory.provenance import run_record  # noqa: E402
 

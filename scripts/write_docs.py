@@ -25,13 +25,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from rnnmemory.docs import (  # noqa: E402
     README_BLOCKS,
-    Bench,
     Study,
-    benchmarks_markdown,
-    read_train_jobs,
     readme_blocks,
     replace_block,
     results_markdown,
+)
+from rnnmemory.docs_runs import (  # noqa: E402
+    Bench,
+    benchmarks_markdown,
+    read_train_jobs,
     trainer_summary,
 )
 

@@ -8,19 +8,16 @@ import numpy as np
 import pandas as pd
 
 from rnnmemory.docs import (
-    Bench,
     Study,
     backend_comparison,
     budget_convergence,
-    job_overhead_line,
-    read_train_jobs,
     readme_blocks,
     replace_block,
     results_markdown,
     t50_text,
-    trainer_summary,
     variant_comparison,
 )
+from rnnmemory.docs_runs import Bench, job_overhead_line, read_train_jobs, trainer_summary
 
 RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
               command="make study", wall_seconds=1234.4, finished="2026-11-26 02:00")  # fmt: skip

@@ -11,7 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from .config import BASE
-from .paths import StudyPaths
+from .docs_runs import (
+    Bench,
+    bench_block,
+    cell_training_seconds,
+    job_overhead_line,
+    markdown_table,
+    run_line,
+)
 from .tables import CELL
 
 
@@ -34,13 +41,6 @@ def t50_text(row) -> str:
     if row["censored"] == "below":
         return f"< {row['shortest']:g} {interval(row['t50_low'], row['t50_high'])}"
     return f"{row['t50']:.3g} {interval(row['t50_low'], row['t50_high'])}"
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
 
 
 def horizon_columns(horizon: pd.DataFrame) -> pd.DataFrame:
@@ -115,63 +115,11 @@ def _centre(row) -> float:
     return row["t50"]
 
 
-def _state(record: dict) -> str:
-    return "with uncommitted changes" if record.get("dirty") else "clean"
-
-
-def _wall(record: dict) -> str:
-    minutes, seconds = divmod(round(record.get("wall_seconds", 0)), 60)
-    return f"{minutes} min {seconds} s"
-
-
-def run_line(record: dict) -> str:
-    """Where a study's numbers come from: its commits, machine and wall time, all invocations."""
-    commits = record.get("commits") or [record.get("commit", "?")[:10]]
-    runs = record.get("invocations", 1)
-    return (f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} "
-            f"(last {_state(record)}), {record.get('machine', '?')}, {runs} invocation"
-            f"{'s' if runs > 1 else ''} of `scripts/study.py` took {_wall(record)} in "
-            f"all, the last `{record.get('command', '?')}` (finished "
-            f"{record.get('finished', '?')})")  # fmt: skip
-
-
 def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs per outcome label and arch (base variant): what the failures learned."""
     base = runs[runs["variant"] == BASE]
     counts = base.groupby(["task", "arch", "outcome"]).size().unstack(fill_value=0)
     return counts.reset_index()
-
-
-def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
-    """Each trained cell's job wall time and peak RSS, from Snakemake's benchmark file (the
-    path StudyPaths gives); cells without one (a run copied from elsewhere) are left out."""
-    paths = StudyPaths(str(results))
-    rows = []
-    for cell in runs[CELL].drop_duplicates().to_dict("records"):
-        name = paths.cell_name.format(**cell)
-        path = Path(paths.job_benchmark.format(rule="train", name=name))
-        if path.exists():
-            bench = pd.read_csv(path, sep="\t").iloc[-1]
-            rows.append(dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
-                             cpu_seconds=bench.get("cpu_time", float("nan"))))  # fmt: skip
-    return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds"])
-
-
-def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
-    """Each trained cell's training time (its seeds' rows repeat it), indexed by CELL."""
-    return runs.groupby(CELL)["time_cell_seconds"].first()
-
-
-def job_overhead_line(runs: pd.DataFrame, jobs: pd.DataFrame) -> str:
-    """What the train jobs cost beyond training: their wall time against the training time
-    each measured inside (the runs' time_cell_seconds), and the largest peak memory."""
-    cells = jobs.set_index(CELL).join(cell_training_seconds(runs), how="inner")
-    job, train = cells["job_seconds"].sum(), cells["time_cell_seconds"].sum()
-    return (
-        f"Train jobs: {len(cells)}, {job:.0f} s of job wall time, {train:.0f} s of it "
-        f"training: {100 * (job - train) / job:.1f}% job overhead (start, imports, reading "
-        f"and writing files); largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
-    )
 
 
 def study_section(title: str, config_file: str, record: dict | None, tables: dict) -> list[str]:
@@ -350,62 +298,6 @@ def replace_block(text: str, name: str, block: str) -> str:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
-
-
-@dataclass
-class Bench:
-    """A finished benchmark: its tables as markdown (written by the benchmark from its CSV),
-    its run record (commit, machine, wall time) and the README's short form of its tables."""
-
-    title: str
-    markdown: str
-    record: dict
-    summary: str = ""
-
-
-def trainer_summary(table: pd.DataFrame) -> str:
-    """The README's rows of the trainer benchmark: 1 thread, 5 seeds, T = 100, every batch
-    size, in µs per sample processed per seed; empty if the run has no such rows."""
-    needed = ["reference_us_per_sample", "bptt_us_per_sample", "fused_us_per_sample",
-              "fused_speedup", "fused_over_floor"]  # fmt: skip
-    rows = table[(table["threads"] == 1) & (table["seeds"] == 5) & (table["seq_len"] == 100)]
-    if rows.empty or any(c not in rows for c in needed):
-        return ""
-    out = pd.DataFrame({
-        "arch": rows["arch"], "batch": rows["batch"],
-        "tutorials' loop": rows["reference_us_per_sample"], "bptt": rows["bptt_us_per_sample"],
-        "fused": rows["fused_us_per_sample"], "fused speed-up": rows["fused_speedup"],
-        "fused / floor": rows["fused_over_floor"],
-    })  # fmt: skip
-    out = out.round(2).sort_values("batch", ascending=False, kind="stable")  # archs as run
-    batches = " and ".join(str(b) for b in out["batch"].unique())
-    return (f"1 thread, 5 seeds, T = 100, batches of {batches}: µs per sample processed "
-            f"(per seed)\n\n" + markdown_table(out))  # fmt: skip
-
-
-def bench_block(benches: list[Bench], short: bool = False) -> str:
-    """Each benchmark's tables under the run that made them (short: the README's form)."""
-    if not benches:
-        return "(run `make bench`)"
-    parts = []
-    for bench in benches:
-        record = bench.record
-        text = bench.summary if short and bench.summary else bench.markdown
-        parts += [f"**{bench.title}** (`{record.get('command', '?')}`, commit "
-                  f"`{record.get('commit', '?')[:10]}` ({_state(record)}), "
-                  f"{record.get('machine', '?')}, {_wall(record)}):", "",
-                  text.strip(), ""]  # fmt: skip
-    if short:
-        parts.append("Every row (each thread count, length and number of seeds), with the "
-                     "roofline floor: [docs/benchmarks.md](docs/benchmarks.md).")  # fmt: skip
-    return "\n".join(parts)
-
-
-def benchmarks_markdown(benches: list[Bench]) -> str:
-    """docs/benchmarks.md: every benchmark's full tables."""
-    head = ["# Benchmarks", "", "_Written by `make docs` from the benchmarks' tables; rerun",
-            "`make bench`, do not edit this file._", "", ""]  # fmt: skip
-    return "\n".join(head) + bench_block(benches).rstrip() + "\n"
 
 
 def readme_blocks(studies: list[Study], benches: list[Bench]) -> dict[str, str]:
