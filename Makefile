@@ -6,7 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CORES ?= $(shell nproc 2>/dev/null || echo 4)  # jobs at once: one per core
+# jobs at once: one per core of this machine
+CORES ?= $(shell nproc 2>/dev/null || echo 4)
 ARGS ?=  # more Snakemake arguments, e.g. ARGS="--configfile my-study.yaml"
 
 .PHONY: venv study test test-fast lint format bench docs clean
