@@ -216,8 +216,7 @@ class StackedRecurrentNet(nn.Module):
             else:
                 states, cells = self._autograd_layer(inputs, w_ih, w_hh, b_ih, b_hh)
                 inputs, last = torch.stack(states, dim=2), states[-1]  # (K, H, T, N)
-        out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
-        out = out.transpose(1, 2)  # (K, N, O)
+        out = self.head(last)
         if return_cells:
             return out, states, cells
         return (out, states) if return_states else out
@@ -246,8 +245,12 @@ class StackedRecurrentNet(nn.Module):
             head_c = torch.bmm(weight.transpose(1, 2), residual0) * scale  # (K, H, N)
         top = self.layer_params(self.num_layers - 1)
         zeros, last = fused.last_state_loss(self.arch, inputs, *top, relu, head_a, head_c)
+        return per_model_loss(self.head(last), y, loss) + zeros
+
+    def head(self, last):
+        """The linear head on the last states (K, H, N) -> outputs (K, N, O)."""
         out = torch.baddbmm(self.head_bias.unsqueeze(-1), self.head_weight, last)  # (K, O, N)
-        return per_model_loss(out.transpose(1, 2), y, loss) + zeros
+        return out.transpose(1, 2)
 
     def _autograd_layer(self, x, w_ih, w_hh, b_ih, b_hh):
         """One layer as a Python loop under autograd, x (K, I, T, N) -> T states (K, H, N) and,

@@ -230,8 +230,8 @@ def minibatches(x, y, generators, batch_size):
     """One epoch's minibatches (xb (K, I, T, B), yb (K, B, ...)): each seed's training set in
     the order of its own shuffle (one ``randperm`` per seed and epoch, from its generator), cut
     into batches of ``batch_size``; full batch: (x, y) itself. The whole set is permuted once
-    per epoch: gathering each batch's scattered samples from the full tensor instead missed
-    the cache on nearly every value (3x slower here)."""
+    per epoch: gathering each batch's scattered samples from the full tensor instead took
+    2.4x as long (0.54 against 0.23 ms a batch, 5 seeds, B = 50, T = 100, measured here)."""
     n_models, inputs, steps, n_train = x.shape
     if batch_size >= n_train:
         yield x, y

@@ -126,8 +126,8 @@ def train_runtime_minutes(wildcards):
 
 
 def train_priority(wildcards):
-    """Longest cells first: when the last jobs are short, no core idles while one long cell
-    finishes alone (on 2 cores that tail was about a minute of the default study)."""
+    """Longest cells first, so that the study does not end with one long cell running alone
+    while the other cores idle."""
     return train_work(wildcards) * 1e-5
 
 

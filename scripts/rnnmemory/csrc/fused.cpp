@@ -200,10 +200,6 @@ std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh,
   TORCH_CHECK(head_a.scalar_type() == x.scalar_type() && head_c.scalar_type() == x.scalar_type(),
               "x and the head's gradient differ in dtype");
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
-  if (kept < 0) {  // the forward buffers of one segment: z, c, a, aux
-    const int64_t vecs = (kSegment + 1) * (d.ZC + H) + kSegment * (d.GR + H);
-    kept = kKeepBytes / (vecs * kVecBytes);
-  }
   Tensor out = x.new_empty({K, H, N});
   Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
   Tensor partial = x.new_empty({K, blocks, d.GR, H + I + 1});
@@ -213,6 +209,7 @@ std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh,
     pr.out = out.data_ptr<scalar_t>();
     pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
     const scalar_t *a = head_a.data_ptr<scalar_t>(), *c = head_c.data_ptr<scalar_t>();
+    if (kept < 0) kept = kKeepBytes / Segment<scalar_t>::forward_bytes(d);
     run_tasks(K * blocks, [&](int64_t b, int64_t e) { train_tasks(pr, a, c, kept, b, e); });
     grads = weight_grads<scalar_t>(arch, d, partial);
   });

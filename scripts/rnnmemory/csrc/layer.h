@@ -96,6 +96,10 @@ struct Segment {
         aux(kSegment * d.H), g(grads ? kSegment * rows_p : 0) {
     for (int s = 0; s <= kSegment; ++s) z[s * cols_p + cols - 1] = splat(T(1));  // bias
   }
+  // bytes of a segment without g, i.e. of one that keeps a forward pass (train_tasks)
+  static int64_t forward_bytes(const Dims& d) {
+    return ((kSegment + 1) * (d.ZC + d.H) + kSegment * (d.GR + d.H)) * sizeof(Vec<T>);
+  }
   Vec<T>* zs(int s) { return z.data() + s * cols_p; }
   Vec<T>* cs(int s, int H) { return c.data() + s * H; }
   // x_t for the len steps from t0, and where the segment starts (the checkpoint)
