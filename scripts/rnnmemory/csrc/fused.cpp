@@ -52,7 +52,7 @@ void run_tasks(int64_t tasks, const F& body) {
 
 int gate_count(int64_t arch) { return arch == kRNN ? 1 : (arch == kGRU ? 3 : 4); }
 
-// The weights in kernel layout (see Weights) for all seeds.
+// The weights in kernel layout (see Weights: (K, rows, cols, lanes)) for all seeds.
 struct Prepared {
   Dims d;
   Tensor w, whh_t, wih_t;
@@ -86,6 +86,12 @@ Prepared prepare(int64_t arch, bool relu, const Tensor& x, const Tensor& w_ih,
   }
   p.whh_t = w_hh.transpose(1, 2).contiguous();
   p.wih_t = w_ih.transpose(1, 2).contiguous();
+  const int64_t lanes = kVecBytes / x.element_size();  // each weight repeated per lane
+  for (Tensor* t : {&p.w, &p.whh_t, &p.wih_t}) {
+    std::vector<int64_t> shape = t->sizes().vec();
+    shape.push_back(lanes);
+    *t = t->unsqueeze(-1).expand(shape).contiguous();
+  }
   return p;
 }
 

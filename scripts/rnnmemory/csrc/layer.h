@@ -53,7 +53,7 @@ template <class T>
 struct Problem {
   Dims d;
   int64_t K, steps, N, blocks;
-  const T *w, *whh_t, *wih_t;  // (K, ...) each, contiguous
+  const T *w, *whh_t, *wih_t;  // (K, ..., lanes) each, contiguous (see Weights)
   const T* x;                          // (K, I, T, N)
   T* out = nullptr;  // forward: all states (K, H, T, N) if all_states, else the last (K, H, N)
   bool all_states = false;
@@ -67,7 +67,8 @@ struct Problem {
   static constexpr int lanes = Simd<T>::lanes;
   Weights<T> seed(int64_t k) const {
     const int H = d.H, I = d.I, GH = d.GH;
-    return {w + k * d.GR * d.ZC, whh_t + k * H * GH, wih_t + k * I * GH};
+    auto vecs = [](const T* p) { return reinterpret_cast<const Vec<T>*>(p); };  // repeated
+    return {vecs(w) + k * d.GR * d.ZC, vecs(whh_t) + k * H * GH, vecs(wih_t) + k * I * GH};
   }
   int64_t first(int64_t task) const { return task % blocks * lanes; }
   int count(int64_t task) const {
@@ -166,7 +167,7 @@ void segment_backward(const Problem<T>& p, const Weights<T>& w, int64_t t0, int 
       for (int i = 0; i < d.I; ++i) dxs.put(i, t, dxv[i]);
     }
     if (t) {
-      matvec(w.whh_t, d.GH, d.H, d.GH, gt, dh);  // + W_hh^T g
+      matvec<T>(w.whh_t, d.GH, d.H, d.GH, gt, dh);  // + W_hh^T g
       for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
     }
   }
