@@ -50,7 +50,7 @@ def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps
     """The one-pass kernel keeps the last ``kept`` 16-step segments whole and reruns the others
     from checkpoints (-1: as many as its cache budget holds, which at 600 steps is fewer than
     all): every mix gives the gradients of the two-call path (forward, then backward from
-    checkpoints) through an autograd head, in float64."""
+    checkpoints) through an autograd head, and its losses, in float64."""
     relu, gates = nonlinearity == "relu", {"rnn": 1, "gru": 3, "lstm": 4}[arch]
     gen = torch.Generator().manual_seed(steps + kept)
     x = torch.randn(2, 3, steps, 21, generator=gen, dtype=torch.float64)
@@ -63,20 +63,15 @@ def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps
     target = torch.randn(2, 21, 2, generator=gen, dtype=torch.float64)
 
     def grads(one_pass):
-        inputs = [t.clone().requires_grad_() for t in [x, *params]]
+        inputs = [t.clone().requires_grad_() for t in [x, *params, head_w, head_b]]
         if one_pass:
-            scale = 2.0 / (21 * 2)
-            head_a = torch.bmm(head_w.transpose(1, 2), head_w) * scale
-            head_c = torch.bmm(
-                head_w.transpose(1, 2), head_b.unsqueeze(-1) - target.transpose(1, 2)
-            )
-            zeros, last = fused.last_state_loss(arch, *inputs, relu, head_a, head_c * scale, kept)
+            losses = fused.last_state_loss(arch, *inputs[:5], relu, *inputs[5:], target, kept)
         else:
-            last, zeros = fused.run_layer(arch, *inputs, relu, False), 0
-        out = torch.baddbmm(head_b.unsqueeze(-1), head_w, last).transpose(1, 2)  # (K, N, O)
-        losses = ((out - target) ** 2).mean(dim=(1, 2)) + zeros
+            last = fused.run_layer(arch, *inputs[:5], relu, False)
+            out = torch.baddbmm(inputs[6].unsqueeze(-1), inputs[5], last).transpose(1, 2)
+            losses = ((out - target) ** 2).mean(dim=(1, 2))  # (K,)
         weighted_losses(losses).backward()
-        return [t.grad for t in inputs]
+        return [losses.detach()] + [t.grad for t in inputs]
 
     for one, two in zip(grads(True), grads(False), strict=True):
         torch.testing.assert_close(one, two, rtol=1e-11, atol=1e-13)

@@ -231,42 +231,51 @@ class FusedLayer(torch.autograd.Function):
 
 
 class FusedLastState(torch.autograd.Function):
-    """A top layer whose loss reads only its last state, trained in one kernel call: given the
-    gradient of each seed's loss L_k as an affine function of the last state, dL_k/dh_T =
-    A h_T + C (head_a (K, H, H), head_c (K, H, N)), the kernel walks each block of samples back
-    through time right after its forward pass, while the block's steps are still in cache
-    (``train_tasks`` in csrc/layer.h), and returns h_T and every seed's gradients of its own
-    L_k. Outputs: a zero per seed (K,), which carries those gradients, and h_T (not
-    differentiable: the caller computes L_k from it for its value and the head's gradients, and
-    adds the zeros). Backward scales seed k's gradients by the gradient its L_k receives, so any
-    use of the losses (a sum, masking diverged seeds) gets exact gradients."""
+    """Each seed's mean squared error L_k (K,) of a linear head on a top layer's last state, with
+    every gradient, from one kernel call. Under a squared error the gradient of the last state
+    is affine in it, dL_k/dh_T = A h_T + C (A = s W^T W, C = s W^T (b - y), s = 2 / (N O)),
+    known before the forward pass ends: the kernel walks each block of samples back through time
+    right after its forward pass, while the block's steps are still in cache (``train_tasks`` in
+    csrc/layer.h). The head's gradients are closed-form too (dW = s R h_T^T, db = s R 1, R =
+    W h_T + b - y), so backward only scales seed k's gradients by the gradient its L_k receives
+    (any use of the losses, a sum or masking diverged seeds, gets exact gradients). One autograd
+    node instead of the head's dozen small ops and their backward: in minibatch training each
+    op's dispatch counts."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, head_a, head_c, arch, relu, kept):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, head_w, head_b, y, arch, relu, kept):
+        scale = 2.0 / (y.shape[1] * y.shape[2])
+        y_t = y.to(head_w.dtype).transpose(1, 2)  # (K, O, N)
+        head_wt = head_w.transpose(1, 2)  # (K, H, O)
+        head_a = torch.bmm(head_wt, head_w) * scale  # (K, H, H)
+        head_c = torch.bmm(head_wt, head_b.unsqueeze(-1) - y_t) * scale  # (K, H, N)
         h_last, dx, *grads = load().train_last(
             ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_a, head_c,
             ctx.needs_input_grad[0], kept,
         )  # fmt: skip
+        residual = torch.baddbmm(head_b.unsqueeze(-1), head_w, h_last) - y_t  # (K, O, N)
+        grads.append(torch.bmm(residual, h_last.transpose(1, 2)) * scale)  # dW (K, O, H)
+        grads.append(residual.sum(2) * scale)  # db (K, O)
         ctx.save_for_backward(dx, *grads)  # (freed after backward, unlike an attribute)
-        ctx.mark_non_differentiable(h_last)
-        return x.new_zeros(x.shape[0]), h_last  # (K,), (K, H, N)
+        return residual.pow(2).mean(dim=(1, 2))  # (K,)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_zero, _grad_h):
+    def backward(ctx, grad_losses):
         dx, *grads = ctx.saved_tensors
-        scaled = [g * grad_zero.view(-1, *[1] * (g.dim() - 1)) for g in grads]
-        dx = dx * grad_zero.view(-1, 1, 1, 1) if ctx.needs_input_grad[0] else None
-        return dx, *scaled, None, None, None, None, None
+        scaled = [g * grad_losses.view(-1, *[1] * (g.dim() - 1)) for g in grads]
+        dx = dx * grad_losses.view(-1, 1, 1, 1) if ctx.needs_input_grad[0] else None
+        return dx, *scaled, None, None, None, None
 
 
-def last_state_loss(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_a, head_c, kept=-1):
-    """``FusedLastState`` (see there): x (K, I, T, N) -> zeros (K,) carrying the layer's
-    gradients, and h_T (K, H, N). ``kept``: 16-step segments kept whole per block (the others
-    are rerun from checkpoints in backward); -1: as many as fit the kernel's cache budget."""
+def last_state_loss(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, kept=-1):
+    """``FusedLastState`` (see there): inputs x (K, I, T, N) of the top layer, its weights, the
+    head (head_w (K, O, H), head_b (K, O)) and targets y (K, N, O) -> each seed's mean squared
+    error (K,). ``kept``: 16-step segments kept whole per block (the others are rerun from
+    checkpoints in backward); -1: as many as fit the kernel's cache budget."""
     if load() is None:
         raise RuntimeError(f"fused kernel unavailable: {unavailable_reason()}")
-    return FusedLastState.apply(x, w_ih, w_hh, b_ih, b_hh, head_a, head_c, arch, relu, kept)
+    return FusedLastState.apply(x, w_ih, w_hh, b_ih, b_hh, head_w, head_b, y, arch, relu, kept)
 
 
 def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):

@@ -225,8 +225,9 @@ class StackedRecurrentNet(nn.Module):
         """Each model's mean loss (K,) on inputs x (K, I, T, N) and targets y: what training
         minimises. Equal to ``per_model_loss(self(x), y, loss)``; with the fused backend, a mean
         squared error and gradients wanted, the top layer's backward pass runs inside its forward
-        call (``fused.last_state_loss``): for a linear head under a squared error the gradient
-        of the last state is affine in it, known before the forward pass ends."""
+        call, and the head's in closed form (``fused.last_state_loss``): for a linear head under
+        a squared error the gradient of the last state is affine in it, known before the forward
+        pass ends."""
         recurrent = [p for name, p in self.named_parameters() if not name.startswith("head_")]
         if not (
             self.backend == "fused" and loss == "mse" and torch.is_grad_enabled()
@@ -237,15 +238,10 @@ class StackedRecurrentNet(nn.Module):
         relu, inputs = self.nonlinearity == "relu", x
         for layer in range(self.num_layers - 1):
             inputs = fused.run_layer(self.arch, inputs, *self.layer_params(layer), relu, True)
-        weight, bias = self.head_weight.detach(), self.head_bias.detach()  # (K, O, H), (K, O)
-        with torch.no_grad():  # L_k = mean over n, o of (W h_n + b - y_n)^2
-            scale = 2.0 / (y.shape[1] * y.shape[2])
-            head_a = torch.bmm(weight.transpose(1, 2), weight) * scale  # (K, H, H)
-            residual0 = bias.unsqueeze(-1) - y.to(bias.dtype).transpose(1, 2)  # (K, O, N)
-            head_c = torch.bmm(weight.transpose(1, 2), residual0) * scale  # (K, H, N)
         top = self.layer_params(self.num_layers - 1)
-        zeros, last = fused.last_state_loss(self.arch, inputs, *top, relu, head_a, head_c)
-        return per_model_loss(self.head(last), y, loss) + zeros
+        return fused.last_state_loss(
+            self.arch, inputs, *top, relu, self.head_weight, self.head_bias, y
+        )
 
     def head(self, last):
         """The linear head on the last states (K, H, N) -> outputs (K, N, O)."""
