@@ -78,12 +78,16 @@ inline Vec<T> splat(T value) {
 }
 
 // v, forced into a register: GCC otherwise folds every reuse of a loaded vector into its FMA
-// as a memory operand, and on Zen 4 a 512-bit load costs as much issue bandwidth as the FMA
-// (measured: the weight-gradient tiles ran at 0.6 FMA per cycle instead of 1).
+// as a memory operand, and loads then limit the FMAs: on Zen 4 a 512-bit load costs as much
+// issue bandwidth as the FMA (the weight-gradient tiles ran at 0.6 FMA per cycle instead of 1);
+// on the AVX2 EPYC the tiles' 12 loads per 8 FMAs (2 loads a cycle) gave way to 6 (1.08-1.11x
+// per train_last call, bit-equal).
 template <class T>
 inline Vec<T> in_reg(Vec<T> v) {
 #if defined(__AVX512F__)
   asm("" : "+v"(v));
+#elif defined(__AVX__)
+  asm("" : "+x"(v));
 #endif
   return v;
 }
