@@ -2,9 +2,12 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
+from helpers import ROOT
 from rnnmemory.io import atomic_path
 
 
@@ -28,3 +31,26 @@ def test_a_finished_file_has_the_umask_permissions(tmp_path):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "table.csv").stat().st_mode)
     assert mode == stat.S_IMODE(plain.stat().st_mode) == 0o644
+
+
+def test_end_job_exits_zero_with_every_line_written(tmp_path):
+    """A job's last call skips the interpreter's teardown (os._exit): what it printed to its
+    stdout (a pipe, block-buffered) and its log (the redirected stderr) must still arrive."""
+    log = tmp_path / "job.log"
+    code = (
+        "import sys\n"
+        "from rnnmemory.io import log_to\n"
+        "from rnnmemory.runtime import end_job\n"
+        f"log = log_to({str(log)!r})\n"
+        "print('to the log', file=log)\n"
+        "sys.stderr.write('a warning, unterminated')\n"
+        "print('trained: 2/2 seeds solved')\n"
+        "end_job()\n"
+        "print('never')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(ROOT / "scripts")})  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout == "trained: 2/2 seeds solved\n"
+    assert log.read_text() == "to the log\na warning, unterminated"

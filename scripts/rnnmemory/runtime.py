@@ -9,10 +9,15 @@ at the start of a train job (and of the benchmark, for every variant alike).
   epoch; glibc returns big blocks to the kernel at once, and every epoch then pays page faults
   on fresh pages (nn.LSTM at T=100 1.8x slower here). The settings equal
   MALLOC_MMAP_THRESHOLD_=1 GiB, MALLOC_TRIM_THRESHOLD_=2 GiB, MALLOC_TOP_PAD_=256 MiB.
+
+And one for the end of a job (``end_job``): exit without the interpreter's teardown.
 """
 
 import ctypes
 import ctypes.util
+import os
+import sys
+from typing import NoReturn
 
 import torch
 
@@ -34,3 +39,13 @@ def keep_freed_memory() -> bool:
 def tune_cpu_runtime() -> dict:
     """Both settings; returns what was applied (recorded with each run)."""
     return {"flush_denormal": torch.set_flush_denormal(True), "malloc_tuned": keep_freed_memory()}
+
+
+def end_job() -> NoReturn:
+    """Exit now, with status 0: call it once every output of the job is written (and closed).
+    Flushes the standard streams, then skips the interpreter's teardown: after ``import torch``
+    that is a last garbage collection over torch's objects, 0.7-0.8 s of every torch job
+    (measured on the 2-core EPYC: 0.03 s with this), and a finished job has nothing to release."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
