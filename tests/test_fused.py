@@ -3,6 +3,7 @@ NaN-propagating, and a clean fallback to torch's ops where it cannot be built. T
 builds the kernel into the cache (about 40 s); later runs load it."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,21 @@ def test_huge_pre_activations_saturate(kernel, arch, nonlinearity, dtype):
     torch.testing.assert_close(states, reference, rtol=rtol, atol=1e-6)
     states.sum().backward()
     assert all(p.grad.isfinite().all() for p in params)
+
+
+def test_the_build_key_covers_every_source(tmp_path, monkeypatch):
+    """An edited or a new header in csrc/ gives a new key, i.e. a fresh build (a stale kernel
+    would otherwise run with the old code)."""
+    copy = tmp_path / "csrc"
+    shutil.copytree(fused.CSRC, copy)
+    monkeypatch.setattr(fused, "CSRC", copy)
+    keys = [fused.build_key()]
+    head = copy / "head.h"
+    head.write_text(head.read_text() + "// edited\n")
+    keys.append(fused.build_key())
+    (copy / "extra.h").write_text("// a new header\n")
+    keys.append(fused.build_key())
+    assert len(set(keys)) == 3
 
 
 def test_default_backend(kernel):

@@ -21,6 +21,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "head.h"
 #include "layer.h"
 
 namespace rnnfused {
@@ -190,37 +191,52 @@ std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, T
 // (hidden 10, one input: an LSTM keeps 128 steps with AVX2's vectors, 64 with AVX-512's).
 constexpr int64_t kKeepBytes = 320 * 1024;
 
-// Forward and backward of a top layer whose loss reads its last state through an affine
-// gradient, dL/dh_T = A h_T + C (head_a (K, H, H), head_c (K, H, N); see train_tasks): {h_T
-// (K, H, N), dx (or empty), dw_ih, dw_hh, db_ih, db_hh}. kept: segments of 16 steps kept whole
+// Each seed's mean squared error of a linear head (head_w (K, O, H), head_b (K, O)) on the last
+// state of a top layer, targets y (K, N, O), with every gradient, in one pass: under a squared
+// error the gradient of the last state is affine in it, dL/dh_T = A h_T + C (head.h), so
+// train_tasks walks each block back right after its forward pass. Returns {losses (K), dx (or
+// empty), dw_ih, dw_hh, db_ih, db_hh, dhead_w, dhead_b}. kept: segments of 16 steps kept whole
 // per task (the rest are rerun from checkpoints); -1: as many as fit in kKeepBytes.
 std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
-                               Tensor b_hh, bool relu, Tensor head_a, Tensor head_c,
+                               Tensor b_hh, bool relu, Tensor head_w, Tensor head_b, Tensor y,
                                bool need_dx, int64_t kept) {
-  x = x.contiguous(), head_a = head_a.contiguous(), head_c = head_c.contiguous();
+  x = x.contiguous(), head_w = head_w.contiguous(), head_b = head_b.contiguous();
+  y = y.contiguous();
   const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
   const Dims d = p.d;
-  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I;
-  TORCH_CHECK(head_a.sizes() == at::IntArrayRef({K, H, H}), "head_a must be (K, H, H)");
-  TORCH_CHECK(head_c.sizes() == at::IntArrayRef({K, H, N}), "head_c must be (K, H, N)");
-  TORCH_CHECK(head_a.scalar_type() == x.scalar_type() && head_c.scalar_type() == x.scalar_type(),
-              "x and the head's gradient differ in dtype");
+  const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I, O = head_w.size(1);
+  TORCH_CHECK(head_w.dim() == 3 && head_w.size(0) == K && head_w.size(2) == H,
+              "head_w must be (K, O, H)");
+  TORCH_CHECK(head_b.sizes() == at::IntArrayRef({K, O}), "head_b must be (K, O)");
+  TORCH_CHECK(y.sizes() == at::IntArrayRef({K, N, O}), "y must be (K, N, O)");
+  for (const Tensor* t : {&head_w, &head_b, &y})
+    TORCH_CHECK(t->scalar_type() == x.scalar_type(), "x, the head and y differ in dtype");
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
-  Tensor out = x.new_empty({K, H, N});
+  const HeadDims hd{K, O, H, N};
+  Tensor head_a = x.new_empty({K, H, H}), head_c = x.new_empty({K, H, N});
+  Tensor last = x.new_empty({K, H, N}), losses = x.new_empty({K});
+  Tensor dhead_w = at::empty_like(head_w), dhead_b = at::empty_like(head_b);
   Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
   Tensor partial = x.new_empty({K, blocks, d.GR, H + I + 1});
   std::vector<Tensor> grads;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_train_last", [&] {
-    Problem<scalar_t> pr = problem<scalar_t>(p, x);
-    pr.out = out.data_ptr<scalar_t>();
-    pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
-    const scalar_t *a = head_a.data_ptr<scalar_t>(), *c = head_c.data_ptr<scalar_t>();
-    if (kept < 0) kept = kKeepBytes / Segment<scalar_t>::forward_bytes(d);
+    using T = scalar_t;
+    const T *hw = head_w.data_ptr<T>(), *hb = head_b.data_ptr<T>(), *hy = y.data_ptr<T>();
+    head_terms<T>(hd, hw, hb, hy, head_a.data_ptr<T>(), head_c.data_ptr<T>());
+    Problem<T> pr = problem<T>(p, x);
+    pr.out = last.data_ptr<T>();
+    pr.dx = ptr<T>(dx), pr.partial = partial.data_ptr<T>();
+    const T *a = head_a.data_ptr<T>(), *c = head_c.data_ptr<T>();
+    if (kept < 0) kept = kKeepBytes / Segment<T>::forward_bytes(d);
     run_tasks(K * blocks, [&](int64_t b, int64_t e) { train_tasks(pr, a, c, kept, b, e); });
-    grads = weight_grads<scalar_t>(arch, d, partial);
+    grads = weight_grads<T>(arch, d, partial);
+    head_loss<T>(hd, hw, hb, hy, pr.out, losses.data_ptr<T>(), dhead_w.data_ptr<T>(),
+                 dhead_b.data_ptr<T>());
   });
   grads.insert(grads.begin(), dx);
-  grads.insert(grads.begin(), out);
+  grads.insert(grads.begin(), losses);
+  grads.push_back(dhead_w);
+  grads.push_back(dhead_b);
   return grads;
 }
 
@@ -251,6 +267,6 @@ double fma_gflops(int64_t iters) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &rnnfused::forward, "one recurrent layer forward (fused)");
   m.def("backward", &rnnfused::backward, "its backward pass through time (fused)");
-  m.def("train_last", &rnnfused::train_last, "forward and backward, loss on the last state");
+  m.def("train_last", &rnnfused::train_last, "forward and backward, MSE of a head on h_T");
   m.def("fma_gflops", &rnnfused::fma_gflops, "peak FMA throughput, GFLOP/s");
 }
