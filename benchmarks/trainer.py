@@ -14,8 +14,11 @@ in minibatches of B = 50 (T = 100), where it also reports microseconds per sampl
 - ``autograd`` (with ``--variants``): stacked seeds, autograd through the time loop.
 
 The floor is max(FLOPs / peak FMA rate, bytes / memory bandwidth), both measured here at the
-row's thread count: the peak from a compiled FMA loop (the kernel's ``fma_gflops``), the
-bandwidth from a 256 MiB copy. FLOPs per seed-epoch = 3 (forward + 2x backward) x N x T x the
+row's thread count: the peak from a compiled FMA loop (the kernel's ``fma_gflops``), sampled
+in the row's turns like a path (median), so that a slow spell of this shared machine moves the
+floor and the paths alike (a peak taken once per thread count, the best of three, had moved
+the LSTM's fused / floor from 2.1 to 3.3 between two runs of the same code); the bandwidth
+from a 256 MiB copy. FLOPs per seed-epoch = 3 (forward + 2x backward) x N x T x the
 forward FLOPs of a step (a sigmoid or tanh counted as one FLOP), so the floor is a lower bound.
 
     .venv/bin/python benchmarks/trainer.py            # full grid, writes results/benchmarks/
@@ -82,10 +85,12 @@ def time_in_turns(steps: dict, repeats: int) -> dict:
 
 
 def roofline(threads):
+    """Memory bandwidth, and a first peak FMA sample for the log (the floor of each row uses the
+    peak sampled in that row's turns, see run)."""
     torch.set_num_threads(threads)
     gflops, gbs = peak_gflops(), bandwidth_gbs()
     print(f"threads {threads}: peak FMA {gflops:.0f} GFLOP/s, copy {gbs:.1f} GB/s", flush=True)
-    return gflops, gbs
+    return gbs
 
 
 def floor_ms(arch, seq_len, gflops, gbs):
@@ -99,10 +104,12 @@ def run(args):
     shapes = [(t, None) for t in args.seq_lens] + [(args.minibatch_seq_len, args.minibatch)]
     shapes = [s for s in shapes if s[1] is None or args.minibatch]
     for threads in args.threads:
-        gflops, gbs = roofline(threads)
+        gbs = roofline(threads)
         for arch in args.archs:
             for seq_len, batch in shapes:
-                steps = {"reference": (reference_step(arch, seq_len, batch), 1)}
+                peaks = []  # the peak FMA rate, sampled in the same turns as the paths
+                steps = {"peak": (lambda peaks=peaks: peaks.append(peak_gflops(5_000_000)), 1)}
+                steps["reference"] = (reference_step(arch, seq_len, batch), 1)
                 for n_seeds in args.seeds:
                     for variant in args.variants:
                         if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
@@ -110,6 +117,7 @@ def run(args):
                         step = stacked_step(arch, seq_len, n_seeds, variant, batch)
                         steps[variant, n_seeds] = (step, n_seeds)
                 ms = time_in_turns(steps, repeats_for(seq_len, args.repeats))
+                gflops = statistics.median(peaks[1:])  # (the first: time_in_turns' warm-up)
                 for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
