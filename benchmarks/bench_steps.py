@@ -36,9 +36,9 @@ def bytes_per_seed_epoch(seq_len, batch=N, inputs=INPUT):
 
 
 def peak_gflops(iters=20_000_000):
-    """Float32 FMA throughput at torch's thread count, one sample (about 0.1 s at the default
-    iters): the kernel's FMA loop where it is built, else a large sgemm (which reaches about
-    75% of it here)."""
+    """Float32 FMA throughput at torch's thread count, one sample: the kernel's FMA loop of
+    ``iters`` rounds where it is built (about 0.1 s at the default), else one large sgemm
+    (which reaches about 75% of it here; ``iters`` then plays no part)."""
     ext = fused.load()
     if ext is not None:
         return ext.fma_gflops(iters)

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from helpers import ROOT
-from rnnmemory.optim import OPTIMIZERS
+from rnnmemory.optim import OPTIMIZERS, Adam
+from rnnmemory.tasks import make_dataset
+from rnnmemory.training import TrainSettings, train_cell
 
 TORCH = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -64,3 +66,47 @@ def test_a_training_step_leaves_dynamo_unimported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"PYTHONPATH": str(ROOT / "scripts")}).stdout  # fmt: skip
     assert out.strip() == "False"
+
+
+def _lstm_cell_data(n_train=32):
+    return [make_dataset("first_plus_last", 5, seed, n_train, 16) for seed in (0, 1)]
+
+
+def test_adam_steps_on_the_flat_buffers_in_training(monkeypatch):
+    """The trainer's loop keeps the parameters and gradients as views of Adam's flat buffers:
+    every step takes the one-tensor update (the per-tensor fallback gives the same numbers,
+    so only a count shows it)."""
+    calls = []
+    flat_update = Adam.update_flat
+    monkeypatch.setattr(Adam, "update_flat", lambda self, *a: calls.append(flat_update(self, *a)))
+    settings = TrainSettings(epochs=3, batch_size=8, eval_every=1, log_every=1)
+    train_cell(_lstm_cell_data(), [0, 1], "lstm", {"hidden_size": 4, "num_layers": 1}, settings,
+               log=lambda line: None)  # fmt: skip
+    assert len(calls) == 3 * 4  # 3 epochs of 32 / 8 batches
+
+
+def test_adam_follows_parameters_that_change_dtype():
+    """model.double() after the optimizer exists (the parameters leave the flat buffers): the
+    next step lays them out again, m and v carried over in the new dtype, and matches
+    torch.optim's steps with its state converted alike (it would fail on the dtype mix)."""
+    results = []
+    for make in (lambda ps: Adam(ps, lr=0.05), lambda ps: torch.optim.Adam(ps, lr=0.05)):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 2)
+        opt = make(net.parameters())
+        x = torch.randn(5, 3)
+        for step in range(4):
+            if step == 2:
+                net.double()
+                x = x.double()
+                if isinstance(opt, torch.optim.Adam):  # torch's state, converted by hand
+                    for state in opt.state.values():
+                        state["exp_avg"] = state["exp_avg"].double()
+                        state["exp_avg_sq"] = state["exp_avg_sq"].double()
+            opt.zero_grad()
+            net(x).pow(3).sum().backward()
+            opt.step()
+        results.append([p.detach().clone() for p in net.parameters()])
+    for ours, theirs in zip(*results, strict=True):
+        assert ours.dtype == torch.float64
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)

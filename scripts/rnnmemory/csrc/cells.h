@@ -2,7 +2,7 @@
 //
 // A block is one SIMD vector of samples (16 floats or 8 doubles): every quantity of one hidden
 // unit, gate or input is a Vec<T> over the block, so the gate math is one pass of vector ops
-// and the matmuls are broadcast-weight FMAs. The maths is torch.nn's (and bptt.py's): gate
+// and the matmuls are FMAs of a weight (one per vector) with a vector. The maths is torch.nn's (and bptt.py's): gate
 // orders GRU (r, z, n) with b_hn inside r * (W_hn h + b_hn), LSTM (i, f, g, o).
 //
 // Each step multiplies a step matrix W (GR rows, ZC columns) with z = [h_{t-1}; x_t; 1; 0..]:
@@ -31,21 +31,32 @@ struct Dims {
   int ZC;    // its columns: H + I + 1 rounded up to a multiple of 4
 };
 
-// One seed's weights in the kernel's layout (fused.cpp builds them once per call), each weight
-// repeated across a vector: an FMA then reads its weight as a plain vector operand. Broadcasting
-// it from one scalar instead costs an extra shuffle op per FMA, which on AVX2 competes with
-// the FMAs for the same ports (1.12-1.18x per epoch measured on the AVX2 EPYC, bit-equal).
+// One seed's weights in the kernel's layout (fused.cpp builds them once per call). With AVX2
+// each weight is repeated across a vector, so an FMA reads it as a plain vector operand:
+// broadcasting it from one scalar costs an extra shuffle op per FMA, which competes with the
+// FMAs for the same ports (1.12-1.18x per train_last call on the AVX2 EPYC, bit-equal).
+// AVX-512's FMAs broadcast a scalar memory operand at no cost, and repeated weights would be
+// 16x larger there (59 KB per seed for a hidden-10 LSTM, more than Zen 4's L1): scalars.
+#if defined(__AVX512F__)
+constexpr bool kRepeatWeights = false;
+#else
+constexpr bool kRepeatWeights = true;
+#endif
+
+template <class T>
+using Weight = std::conditional_t<kRepeatWeights, Vec<T>, T>;
+
 template <class T>
 struct Weights {
-  const Vec<T>* w;      // (GR, ZC): the step matrix
-  const Vec<T>* whh_t;  // (H, GH): W_hh transposed
-  const Vec<T>* wih_t;  // (I, GH): W_ih transposed
+  const Weight<T>* w;      // (GR, ZC): the step matrix
+  const Weight<T>* whh_t;  // (H, GH): W_hh transposed
+  const Weight<T>* wih_t;  // (I, GH): W_ih transposed
 };
 
 // R rows of matvec: two partial sums per row (even and odd j) halve the FMA chains, which
 // matters for W_hh^T g (40 terms per row for the LSTM: 160 cycles of latency in one chain).
 // Add: out += W in, else out = W in. W: the weights' type, T (a scalar broadcast per FMA) or
-// Vec<T> (repeated weights, see Weights).
+// Vec<T> (repeated weights, see Weight).
 template <class T, int R, bool Add, int Cols = 0, class W = T>
 inline void matvec_rows(const W* w, int ld, int cols_, const Vec<T>* in, Vec<T>* out) {
   const int cols = Cols ? Cols : cols_;  // a compile-time count unrolls the loop

@@ -53,7 +53,7 @@ void run_tasks(int64_t tasks, const F& body) {
 
 int gate_count(int64_t arch) { return arch == kRNN ? 1 : (arch == kGRU ? 3 : 4); }
 
-// The weights in kernel layout (see Weights: (K, rows, cols, lanes)) for all seeds.
+// The weights in kernel layout (see Weight: (K, rows, cols, lanes or 1)) for all seeds.
 struct Prepared {
   Dims d;
   Tensor w, whh_t, wih_t;
@@ -87,7 +87,7 @@ Prepared prepare(int64_t arch, bool relu, const Tensor& x, const Tensor& w_ih,
   }
   p.whh_t = w_hh.transpose(1, 2).contiguous();
   p.wih_t = w_ih.transpose(1, 2).contiguous();
-  const int64_t lanes = kVecBytes / x.element_size();  // each weight repeated per lane
+  const int64_t lanes = kRepeatWeights ? kVecBytes / x.element_size() : 1;  // see Weight
   for (Tensor* t : {&p.w, &p.whh_t, &p.wih_t}) {
     std::vector<int64_t> shape = t->sizes().vec();
     shape.push_back(lanes);
@@ -209,8 +209,10 @@ std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh,
               "head_w must be (K, O, H)");
   TORCH_CHECK(head_b.sizes() == at::IntArrayRef({K, O}), "head_b must be (K, O)");
   TORCH_CHECK(y.sizes() == at::IntArrayRef({K, N, O}), "y must be (K, N, O)");
-  for (const Tensor* t : {&head_w, &head_b, &y})
+  for (const Tensor* t : {&head_w, &head_b, &y}) {
     TORCH_CHECK(t->scalar_type() == x.scalar_type(), "x, the head and y differ in dtype");
+    TORCH_CHECK(t->device().is_cpu(), "the head and y must be on the CPU, as x");
+  }
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
   const HeadDims hd{K, O, H, N};
   Tensor head_a = x.new_empty({K, H, H}), head_c = x.new_empty({K, H, N});

@@ -53,7 +53,7 @@ template <class T>
 struct Problem {
   Dims d;
   int64_t K, steps, N, blocks;
-  const T *w, *whh_t, *wih_t;  // (K, ..., lanes) each, contiguous (see Weights)
+  const T *w, *whh_t, *wih_t;  // (K, ..., lanes or 1) each, contiguous (see Weight)
   const T* x;                          // (K, I, T, N)
   T* out = nullptr;  // forward: all states (K, H, T, N) if all_states, else the last (K, H, N)
   bool all_states = false;
@@ -67,8 +67,8 @@ struct Problem {
   static constexpr int lanes = Simd<T>::lanes;
   Weights<T> seed(int64_t k) const {
     const int H = d.H, I = d.I, GH = d.GH;
-    auto vecs = [](const T* p) { return reinterpret_cast<const Vec<T>*>(p); };  // repeated
-    return {vecs(w) + k * d.GR * d.ZC, vecs(whh_t) + k * H * GH, vecs(wih_t) + k * I * GH};
+    auto as = [](const T* p) { return reinterpret_cast<const Weight<T>*>(p); };  // see Weight
+    return {as(w) + k * d.GR * d.ZC, as(whh_t) + k * H * GH, as(wih_t) + k * I * GH};
   }
   int64_t first(int64_t task) const { return task % blocks * lanes; }
   int count(int64_t task) const {
@@ -241,7 +241,7 @@ void backward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
 
 // Forward and backward of a layer whose loss reads only its last state, in one pass per task:
 // the gradient of the last state is affine in it, dL/dh_T = A h_T + C (A: head_a (K, H, H),
-// C: head_c (K, H, N); for a linear head under a mean squared error, see fused.py), so a task
+// C: head_c (K, H, N); for a linear head under a mean squared error, see head.h), so a task
 // can walk back as soon as its forward pass ends, while the segments it kept are still in
 // cache: the last `kept` segments keep every step's buffers (no rerun), the earlier ones only
 // a checkpoint and are rerun as in backward_tasks. Writes h_T into out (K, H, N).
