@@ -84,12 +84,12 @@ def time_in_turns(steps: dict, repeats: int) -> dict:
     return {key: statistics.median(values) for key, values in times.items()}
 
 
-def roofline(threads):
-    """Memory bandwidth, and a first peak FMA sample for the log (the floor of each row uses the
-    peak sampled in that row's turns, see run)."""
+def bandwidth(threads):
+    """The memory bandwidth at this thread count (the peak FMA rate is sampled per row, in the
+    row's turns, see run)."""
     torch.set_num_threads(threads)
-    gflops, gbs = peak_gflops(), bandwidth_gbs()
-    print(f"threads {threads}: peak FMA {gflops:.0f} GFLOP/s, copy {gbs:.1f} GB/s", flush=True)
+    gbs = bandwidth_gbs()
+    print(f"threads {threads}: copy {gbs:.1f} GB/s", flush=True)
     return gbs
 
 
@@ -104,7 +104,7 @@ def run(args):
     shapes = [(t, None) for t in args.seq_lens] + [(args.minibatch_seq_len, args.minibatch)]
     shapes = [s for s in shapes if s[1] is None or args.minibatch]
     for threads in args.threads:
-        gbs = roofline(threads)
+        gbs = bandwidth(threads)
         for arch in args.archs:
             for seq_len, batch in shapes:
                 peaks = []  # the peak FMA rate, sampled in the same turns as the paths

@@ -35,8 +35,8 @@ def test_steps_equal_torch_optim_in_float64(name):
 
 def test_adam_falls_back_when_a_gradient_is_replaced():
     """Adam steps on flat buffers that the parameters and their gradients are views of; a
-    gradient set anew (not accumulated into the view) makes it take the per-tensor update,
-    with the same result as torch.optim's."""
+    gradient set anew (not accumulated into the view) makes it lay the buffers out again,
+    m and v carried over, with the same result as torch.optim's."""
     gen = torch.Generator().manual_seed(1)
     start = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in range(3)]
     ours = [p.clone().requires_grad_() for p in start]
@@ -77,12 +77,13 @@ def test_adam_steps_on_the_flat_buffers_in_training(monkeypatch):
     every step takes the one-tensor update (the per-tensor fallback gives the same numbers,
     so only a count shows it)."""
     calls = []
-    flat_update = Adam.update_flat
-    monkeypatch.setattr(Adam, "update_flat", lambda self, *a: calls.append(flat_update(self, *a)))
+    update_all = Adam.update_all
+    monkeypatch.setattr(Adam, "update_all", lambda self, ps, *a: calls.append(len(ps)) or
+                        update_all(self, ps, *a))  # fmt: skip
     settings = TrainSettings(epochs=3, batch_size=8, eval_every=1, log_every=1)
     train_cell(_lstm_cell_data(), [0, 1], "lstm", {"hidden_size": 4, "num_layers": 1}, settings,
                log=lambda line: None)  # fmt: skip
-    assert len(calls) == 3 * 4  # 3 epochs of 32 / 8 batches
+    assert calls == [1] * (3 * 4)  # one tensor a step; 3 epochs of 32 / 8 batches
 
 
 def test_adam_follows_parameters_that_change_dtype():

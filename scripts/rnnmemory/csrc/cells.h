@@ -2,8 +2,8 @@
 //
 // A block is one SIMD vector of samples (16 floats or 8 doubles): every quantity of one hidden
 // unit, gate or input is a Vec<T> over the block, so the gate math is one pass of vector ops
-// and the matmuls are FMAs of a weight (one per vector) with a vector. The maths is torch.nn's (and bptt.py's): gate
-// orders GRU (r, z, n) with b_hn inside r * (W_hn h + b_hn), LSTM (i, f, g, o).
+// and the matmuls are FMAs of one weight with a vector. The maths is torch.nn's (and
+// bptt.py's): gate orders GRU (r, z, n) with b_hn inside r * (W_hn h + b_hn), LSTM (i, f, g, o).
 //
 // Each step multiplies a step matrix W (GR rows, ZC columns) with z = [h_{t-1}; x_t; 1; 0..]:
 // RNN, LSTM: W = [W_hh | W_ih | b_ih + b_hh] (GR = GH = gates x H rows); GRU: the rows

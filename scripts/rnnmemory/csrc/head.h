@@ -34,7 +34,8 @@ void head_terms(const HeadDims& hd, const T* W, const T* b, const T* y, T* A, T*
       }
       for (int64_t n = 0; n < N; ++n) {
         double sum = 0;
-        for (int64_t o = 0; o < O; ++o) sum += double(w[o * H + i]) * (double(bk[o]) - yk[n * O + o]);
+        for (int64_t o = 0; o < O; ++o)
+          sum += double(w[o * H + i]) * (double(bk[o]) - yk[n * O + o]);
         C[(k * H + i) * N + n] = T(s * sum);
       }
     }
