@@ -65,18 +65,24 @@ def time_call(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
-def reference_step(arch, seq_len, batch_size=None, seed=0):
+def synchronize(device):
+    """Waits for the GPU's queued work, so that a timed epoch includes it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reference_step(arch, seq_len, batch_size=None, seed=0, device="cpu"):
     """The tutorials' loop for one seed: torch.nn module + Linear head, MSE, Adam; an epoch
     in minibatches of ``batch_size`` (None: the full batch)."""
     torch.manual_seed(seed)
-    net = TorchNet(arch, INPUT, HIDDEN, 1, 1)
+    net = TorchNet(arch, INPUT, HIDDEN, 1, 1).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
-    x, y = torch.randn(N, seq_len, INPUT), torch.randn(N, 1)
+    x, y = torch.randn(N, seq_len, INPUT, device=device), torch.randn(N, 1, device=device)
     loss_fn = torch.nn.MSELoss()
     size = batch_size or N
 
     def step():
-        order = torch.randperm(N) if batch_size else torch.arange(N)
+        order = torch.randperm(N, device=device) if batch_size else torch.arange(N)
         for start in range(0, N, size):
             idx = order[start : start + size]
             xb, yb = (x, y) if size == N else (x[idx], y[idx])
@@ -84,19 +90,20 @@ def reference_step(arch, seq_len, batch_size=None, seed=0):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        synchronize(device)
 
     return step
 
 
-def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None):
+def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None, device="cpu"):
     """The project's trainer loop (stacked seeds, its own Adam) with the given layer backend."""
     model = StackedRecurrentNet.from_seeds(
         range(n_seeds), arch, backend=backend, input_size=INPUT, hidden_size=HIDDEN,
         num_layers=1, output_size=1,
-    )  # fmt: skip
+    ).to(device)  # fmt: skip
     optimizer = Adam(model.parameters(), lr=0.01)
-    x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT))  # (K, I, T, N)
-    y = torch.randn(n_seeds, N, 1)
+    x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT, device=device))  # (K, I, T, N)
+    y = torch.randn(n_seeds, N, 1, device=device)
     generators = [torch.Generator().manual_seed(s) for s in range(n_seeds)]
 
     def step():
@@ -105,6 +112,7 @@ def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        synchronize(device)
 
     return step
 

@@ -94,6 +94,7 @@ def bandwidth(threads):
 
 
 def floor_ms(arch, seq_len, gflops, gbs):
+    """NaN where not measured (a GPU run)."""
     compute = flops_per_seed_epoch(arch, seq_len) / (gflops * 1e9)
     memory = bytes_per_seed_epoch(seq_len) / (gbs * 1e9)
     return max(compute, memory) * 1e3
@@ -103,25 +104,28 @@ def run(args):
     rows = []
     shapes = [(t, None) for t in args.seq_lens] + [(args.minibatch_seq_len, args.minibatch)]
     shapes = [s for s in shapes if s[1] is None or args.minibatch]
+    on_cpu = args.device == "cpu"
     for threads in args.threads:
-        gbs = bandwidth(threads)
+        gbs = bandwidth(threads) if on_cpu else math.nan
         for arch in args.archs:
             for seq_len, batch in shapes:
-                peaks = []  # the peak FMA rate, sampled in the same turns as the paths
-                steps = {"peak": (lambda peaks=peaks: peaks.append(peak_gflops(5_000_000)), 1)}
-                steps["reference"] = (reference_step(arch, seq_len, batch), 1)
+                peaks, steps = [], {}  # the peak FMA rate, sampled in the same turns as the paths
+                if on_cpu:  # (a CPU's floor does not bound a GPU's epoch)
+                    steps["peak"] = (lambda peaks=peaks: peaks.append(peak_gflops(5_000_000)), 1)
+                steps["reference"] = (reference_step(arch, seq_len, batch, device=args.device), 1)
                 for n_seeds in args.seeds:
                     for variant in args.variants:
                         if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
                             continue  # would not fit in memory
-                        step = stacked_step(arch, seq_len, n_seeds, variant, batch)
+                        step = stacked_step(arch, seq_len, n_seeds, variant, batch, args.device)
                         steps[variant, n_seeds] = (step, n_seeds)
                 ms = time_in_turns(steps, repeats_for(seq_len, args.repeats))
-                gflops = statistics.median(peaks[1:])  # (the first: time_in_turns' warm-up)
+                # (the first peak sample is time_in_turns' warm-up)
+                gflops = statistics.median(peaks[1:]) if peaks else math.nan
                 for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
-                        batch=batch or N, reference_ms=ms["reference"],
+                        batch=batch or N, device=args.device, reference_ms=ms["reference"],
                         floor_ms=floor_ms(arch, seq_len, gflops, gbs),
                         peak_gflops=gflops, copy_gbs=gbs,
                     )  # fmt: skip
@@ -134,9 +138,10 @@ def run(args):
 
 def progress_line(row, variants):
     times = "  ".join(f"{v} {row[f'{v}_ms']:8.2f}" for v in variants)
+    floor = f"  floor {row['floor_ms']:6.3f}" if row["device"] == "cpu" else ""
     return (
         f"  {row['arch']:4} T={row['seq_len']:<4} B={row['batch']:<4} K={row['seeds']:<2} "
-        f"reference {row['reference_ms']:8.2f}  {times}  floor {row['floor_ms']:6.3f} ms"
+        f"reference {row['reference_ms']:8.2f}  {times}{floor} ms"
     )
 
 
@@ -159,9 +164,10 @@ def markdown(table, variants):
     keys = ["arch", "seq_len", "seeds", "threads"]
     speed = [f"{v}_speedup" for v in variants]
     over = ["fused_over_floor"] if "fused" in variants else []
+    floor = ["floor_ms"] if full["floor_ms"].notna().any() else []
     parts = [
         "Full batch, N = 1000: ms per seed-epoch\n",
-        _md(full, keys + ["reference_ms"] + [f"{v}_ms" for v in variants] + ["floor_ms"]
+        _md(full, keys + ["reference_ms"] + [f"{v}_ms" for v in variants] + floor
             + speed + over),
     ]  # fmt: skip
     if len(mini):
@@ -182,7 +188,11 @@ def _md(table, cols):
     return "\n".join(lines)
 
 
-def plot(table, variants, path):
+def device_name(device):
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU"
+
+
+def plot(table, variants, path, device="cpu"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,7 +217,8 @@ def plot(table, variants, path):
         ax.axhline(1, color="0.4", ls="--", lw=1)
         ax.set_xlabel("sequence length T")
         ax.set_ylabel("speed-up over the tutorials' loop (per seed)")
-    grid.figure.suptitle(f"Trainer speed-up, {int(data['threads'].iloc[0])} thread", y=1.03)
+    where = f"{int(data['threads'].iloc[0])} thread" if device == "cpu" else device_name(device)
+    grid.figure.suptitle(f"Trainer speed-up, {where}", y=1.03)
     grid.savefig(path, dpi=150, bbox_inches="tight")
 
 
@@ -224,29 +235,39 @@ def main(argv=None):
     parser.add_argument("--limit", type=float, default=BPTT_MEMORY_LIMIT, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread")
+    parser.add_argument(
+        "--device", default="cpu", help="cuda: the reference and torch's ops (bptt) on the GPU "
+        "(the fused kernel is CPU-only), 1 thread, no floor; writes trainer_cuda.*",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.quick:
         args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [5], [1], 3
         args.minibatch_seq_len = 50
     tune_cpu_runtime()  # for every path alike, as the train jobs do
-    if "fused" in args.variants and fused.load() is None:
+    if args.device != "cpu":
+        args.variants = [v for v in args.variants if v != "fused"]
+        args.threads = [1]
+    elif "fused" in args.variants and fused.load() is None:
         print(f"fused kernel unavailable ({fused.unavailable_reason()}): not timed")
         args.variants.remove("fused")
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, N={N}, hidden {HIDDEN}")  # fmt: skip
+          f"{os.cpu_count()} CPUs, {device_name(args.device)}, N={N}, hidden {HIDDEN}")  # fmt: skip
     table = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "trainer.csv", index=False)
+    name = "trainer" if args.device == "cpu" else "trainer_cuda"
+    table.to_csv(out / f"{name}.csv", index=False)
     text = markdown(table, args.variants)
-    (out / "trainer.md").write_text(text + "\n")
-    plot(table, args.variants, out / "trainer.png")
+    (out / f"{name}.md").write_text(text + "\n")
+    plot(table, args.variants, out / f"{name}.png", args.device)
     command = shlex.join(["benchmarks/trainer.py", *(sys.argv[1:] if argv is None else argv)])
     record = run_record(command, time.perf_counter() - start)
-    write_json(record, out / "trainer.json")
+    if args.device != "cpu":
+        record["machine"] += f", {device_name(args.device)}"
+    write_json(record, out / f"{name}.json")
     print(text)
-    print(f"wrote {out}/trainer.csv, trainer.md, trainer.json, trainer.png")
+    print(f"wrote {out}/{name}.csv, .md, .json, .png")
 
 
 if __name__ == "__main__":

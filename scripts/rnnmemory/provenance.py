@@ -32,9 +32,10 @@ def git(*args) -> str:
 
 def run_record(command: str, seconds: float) -> dict:
     """One run: its commit (and whether the work tree had uncommitted changes), machine,
-    command, wall time and when it finished."""
+    command, wall time and when it finished. In a copy of the work tree without git's
+    history (a lent GPU machine, say) the commit comes from RNNMEMORY_COMMIT."""
     return {
-        "commit": git("rev-parse", "HEAD"),
+        "commit": git("rev-parse", "HEAD") or os.environ.get("RNNMEMORY_COMMIT", ""),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "machine": machine(),
         "command": command,
