@@ -44,9 +44,12 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/snakefmt Snakefile workflow
 
+# (the GPU rows only where torch sees one)
 bench: venv
 	$(BIN)/python benchmarks/trainer.py
 	$(BIN)/python benchmarks/end_to_end.py
+	if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/trainer.py --device cuda; fi
 
 # docs/results.md, its figures and the README's results and speed blocks, from the tables of
 # the finished studies (config.yaml, studies/budget.yaml, studies/remedies.yaml) and the bench

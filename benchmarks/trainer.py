@@ -23,6 +23,7 @@ forward FLOPs of a step (a sigmoid or tanh counted as one FLOP), so the floor is
 
     .venv/bin/python benchmarks/trainer.py            # full grid, writes results/benchmarks/
     .venv/bin/python benchmarks/trainer.py --quick    # a small grid for a smoke test
+    .venv/bin/python benchmarks/trainer.py --device cuda   # on a GPU: trainer_cuda.*
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ from rnnmemory.provenance import run_record  # noqa: E402
 from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
 
 BPTT_MEMORY_LIMIT = 6 * 2**30  # skip bptt rows whose buffers would need more (K = 20, T = 1000)
+
+
+def memory_limit(device):
+    """The bptt rows' memory budget: BPTT_MEMORY_LIMIT of RAM, or half the GPU's memory."""
+    if device == "cpu":
+        return BPTT_MEMORY_LIMIT
+    return torch.cuda.get_device_properties(device).total_memory / 2
 
 
 def repeats_for(seq_len, repeats):
@@ -196,6 +204,7 @@ def plot(table, variants, path, device="cpu"):
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import seaborn as sns
 
     data = table[(table["threads"] == table["threads"].min()) & (table["batch"] == N)]
@@ -209,8 +218,10 @@ def plot(table, variants, path, device="cpu"):
         kind="line", markers=True, height=3.5, aspect=1.1,
     )  # fmt: skip
     ticks = sorted(data["seq_len"].unique())
-    for ax in grid.axes.flat:
+    for ax in grid.axes.flat:  # log y: a path slower than the loop (below 1) stays readable
         ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
         ax.set_xticks(ticks)
         ax.set_xticklabels([str(t) for t in ticks])
         ax.minorticks_off()
@@ -226,21 +237,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", nargs="+", default=["rnn", "gru", "lstm"])
     parser.add_argument("--seq-lens", nargs="+", type=int, default=[10, 100, 400, 1000])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[5, 20])
+    parser.add_argument("--seeds", nargs="+", type=int, help="default: 5 20 (cuda: 5 20 100)")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5, help="fewer for T > 100")
     parser.add_argument("--minibatch", type=int, default=50, help="0: no minibatch rows")
     parser.add_argument("--minibatch-seq-len", type=int, default=100)
     parser.add_argument("--variants", nargs="+", default=["bptt", "fused"])
-    parser.add_argument("--limit", type=float, default=BPTT_MEMORY_LIMIT, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)  # bytes, see memory_limit
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread")
     parser.add_argument(
         "--device", default="cpu", help="cuda: the reference and torch's ops (bptt) on the GPU "
-        "(the fused kernel is CPU-only), 1 thread, no floor; writes trainer_cuda.*",
+        "(the fused kernel is CPU-only), K up to 100, no floor; writes trainer_cuda.*",
     )  # fmt: skip
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    args.seeds = args.seeds or ([5, 20] if args.device == "cpu" else [5, 20, 100])
+    args.limit = args.limit or memory_limit(args.device)
     if args.quick:
         args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [5], [1], 3
         args.minibatch_seq_len = 50

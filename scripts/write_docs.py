@@ -33,6 +33,7 @@ from rnnmemory.docs import (  # noqa: E402
 from rnnmemory.docs_runs import (  # noqa: E402
     Bench,
     benchmarks_markdown,
+    gpu_trainer_summary,
     read_train_jobs,
     trainer_summary,
 )
@@ -53,6 +54,7 @@ BACKEND_CHECK = (
 BENCHES = [
     ("Trainer, per epoch", "trainer", trainer_summary),
     ("End to end through Snakemake", "end_to_end", None),
+    ("Trainer on a GPU, per epoch", "trainer_cuda", gpu_trainer_summary),
 ]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 

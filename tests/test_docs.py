@@ -17,7 +17,14 @@ from rnnmemory.docs import (
     t50_text,
     variant_comparison,
 )
-from rnnmemory.docs_runs import Bench, job_overhead_line, read_train_jobs, trainer_summary
+from rnnmemory.docs_runs import (
+    Bench,
+    gpu_trainer_summary,
+    job_overhead_line,
+    read_train_jobs,
+    trainer_summary,
+)
+from rnnmemory.provenance import run_record
 
 RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
               command="make study", wall_seconds=1234.4, finished="2026-11-26 02:00")  # fmt: skip
@@ -163,3 +170,34 @@ def test_readme_speed_rows_are_one_thread_five_seeds_t100():
         "| rnn | 50 | 100.0 | 40.0 | 10.0 | 10.0 | 3.0 |",
         "| lstm | 50 | 100.0 | 40.0 | 20.0 | 5.0 | 3.0 |",
     ]
+
+
+def test_readme_gpu_rows_are_t100_every_seed_count_full_batch_first():
+    rows = [dict(arch=a, batch=b, threads=1, seeds=k, seq_len=t, reference_us_per_sample=4.0,
+                 bptt_us_per_sample=40.0 / k, bptt_speedup=k / 10.0)
+            for a in ("rnn", "lstm") for b in (50, 1000) for k in (5, 100)
+            for t in (10, 100)]  # fmt: skip
+    text = gpu_trainer_summary(pd.DataFrame(rows))
+    assert text.startswith("T = 100, 5 / 100 seeds: µs per sample processed (per seed)")
+    body = [line for line in text.splitlines()[3:] if not line.startswith("| ---")]
+    assert body == [
+        "| rnn | 1000 | 5 | 4.0 | 8.0 | 0.5 |",
+        "| rnn | 1000 | 100 | 4.0 | 0.4 | 10.0 |",
+        "| lstm | 1000 | 5 | 4.0 | 8.0 | 0.5 |",
+        "| lstm | 1000 | 100 | 4.0 | 0.4 | 10.0 |",
+        "| rnn | 50 | 5 | 4.0 | 8.0 | 0.5 |",
+        "| rnn | 50 | 100 | 4.0 | 0.4 | 10.0 |",
+        "| lstm | 50 | 5 | 4.0 | 8.0 | 0.5 |",
+        "| lstm | 50 | 100 | 4.0 | 0.4 | 10.0 |",
+    ]
+    assert gpu_trainer_summary(pd.DataFrame(rows).query("seq_len == 10")) == ""
+
+
+def test_run_record_names_the_commit_given_for_a_copied_tree(monkeypatch):
+    """A tree sent to a GPU machine may carry a stale .git: RNNMEMORY_COMMIT names the commit."""
+    monkeypatch.delenv("RNNMEMORY_COMMIT", raising=False)
+    here = run_record("make bench", 1.0)
+    assert len(here["commit"]) == 40
+    monkeypatch.setenv("RNNMEMORY_COMMIT", "f" * 40)
+    assert run_record("make bench", 1.0) | {"finished": ""} == here | {
+        "commit": "f" * 40, "dirty": False, "finished": ""}  # fmt: skip

@@ -103,6 +103,23 @@ def trainer_summary(table: pd.DataFrame) -> str:
             f"(per seed)\n\n" + markdown_table(out))  # fmt: skip
 
 
+def gpu_trainer_summary(table: pd.DataFrame) -> str:
+    """The README's rows of the trainer benchmark on a GPU (``--device cuda``): T = 100, every
+    number of seeds and batch size, in µs per sample processed per seed; empty without them."""
+    rows = table[table["seq_len"] == 100]
+    if rows.empty or "bptt_us_per_sample" not in rows:
+        return ""
+    out = pd.DataFrame({
+        "arch": rows["arch"], "batch": rows["batch"], "seeds": rows["seeds"],
+        "tutorials' loop": rows["reference_us_per_sample"], "bptt": rows["bptt_us_per_sample"],
+        "bptt speed-up": rows["bptt_speedup"],
+    })  # fmt: skip
+    out = out.round(2).sort_values("batch", ascending=False, kind="stable")
+    seeds = " / ".join(str(k) for k in sorted(out["seeds"].unique()))
+    return (f"T = 100, {seeds} seeds: µs per sample processed (per seed); the tutorials' loop "
+            f"runs cuDNN's fused layers\n\n" + markdown_table(out))  # fmt: skip
+
+
 def bench_block(benches: list[Bench], short: bool = False) -> str:
     """Each benchmark's tables under the run that made them (short: the README's form)."""
     if not benches:

@@ -32,11 +32,13 @@ def git(*args) -> str:
 
 def run_record(command: str, seconds: float) -> dict:
     """One run: its commit (and whether the work tree had uncommitted changes), machine,
-    command, wall time and when it finished. In a copy of the work tree without git's
-    history (a lent GPU machine, say) the commit comes from RNNMEMORY_COMMIT."""
+    command, wall time and when it finished. RNNMEMORY_COMMIT, where set, names the commit
+    instead: a copy of the work tree sent to another machine (a lent GPU, say) may carry a
+    stale .git, or none."""
+    named = os.environ.get("RNNMEMORY_COMMIT")
     return {
-        "commit": git("rev-parse", "HEAD") or os.environ.get("RNNMEMORY_COMMIT", ""),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "commit": named or git("rev-parse", "HEAD"),
+        "dirty": False if named else bool(git("status", "--porcelain", "--untracked-files=no")),
         "machine": machine(),
         "command": command,
         "wall_seconds": seconds,
