@@ -23,6 +23,7 @@
 
 #include "head.h"
 #include "layer.h"
+#include "layout.h"
 
 namespace rnnfused {
 namespace {
@@ -53,54 +54,56 @@ void run_tasks(int64_t tasks, const F& body) {
 
 int gate_count(int64_t arch) { return arch == kRNN ? 1 : (arch == kGRU ? 3 : 4); }
 
-// The weights in kernel layout (see Weight: (K, rows, cols, lanes or 1)) for all seeds.
+// The weights in kernel layout for all seeds (layout.h): one buffer holding the step matrices
+// (K, GR, ZC), then W_hh^T (K, H, GH), then W_ih^T (K, I, GH), each value repeated `lanes`
+// times (see Weight).
 struct Prepared {
   Dims d;
-  Tensor w, whh_t, wih_t;
+  int64_t lanes;
+  Tensor buf;
 };
 
-Prepared prepare(int64_t arch, bool relu, const Tensor& x, const Tensor& w_ih,
-                 const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+Prepared prepare(int64_t arch, bool relu, const Tensor& x, Tensor w_ih, Tensor w_hh,
+                 Tensor b_ih, Tensor b_hh) {
   TORCH_CHECK(x.device().is_cpu(), "the fused kernel runs on the CPU");
   TORCH_CHECK(x.dim() == 4 && x.size(2) > 0, "x must be (K, I, T, N) with T >= 1");
   TORCH_CHECK(arch >= kRNN && arch <= kLSTM, "unknown arch code ", arch);
   TORCH_CHECK(w_hh.dim() == 3 && w_ih.dim() == 3, "weights must be (K, G*H, .)");
+  const int64_t K = x.size(0);
   const int H = w_hh.size(2), I = w_ih.size(2), GH = gate_count(arch) * H;
-  TORCH_CHECK(w_hh.size(1) == GH && w_ih.size(1) == GH && I == x.size(1),
+  TORCH_CHECK(w_hh.size(1) == GH && w_ih.size(1) == GH && I == x.size(1) &&
+                  w_hh.size(0) == K && w_ih.size(0) == K,
               "weights do not match the arch or the input");
-  for (const Tensor* t : {&w_ih, &w_hh, &b_ih, &b_hh})
+  TORCH_CHECK(b_ih.sizes() == at::IntArrayRef({K, GH}) && b_hh.sizes() == b_ih.sizes(),
+              "biases must be (K, G*H)");
+  for (const Tensor* t : {&w_ih, &w_hh, &b_ih, &b_hh}) {
     TORCH_CHECK(t->scalar_type() == x.scalar_type(), "x and the weights differ in dtype");
+    TORCH_CHECK(t->device().is_cpu(), "the weights must be on the CPU, as x");
+  }
+  w_ih = w_ih.contiguous(), w_hh = w_hh.contiguous();
+  b_ih = b_ih.contiguous(), b_hh = b_hh.contiguous();
   Prepared p;
   p.d = {static_cast<int>(arch), relu, H, I, GH, arch == kGRU ? 4 * H : GH, round4(H + I + 1)};
-  // the step matrix (K, GR, ZC): [W_hh | W_ih | bias | 0] (see cells.h)
-  p.w = x.new_zeros({x.size(0), p.d.GR, p.d.ZC});
-  const Tensor bias = b_ih + b_hh;
-  const int64_t rows = arch == kGRU ? 2 * H : GH;  // rows that read both h and x
-  p.w.narrow(1, 0, rows).narrow(2, 0, H).copy_(w_hh.narrow(1, 0, rows));
-  p.w.narrow(1, 0, rows).narrow(2, H, I).copy_(w_ih.narrow(1, 0, rows));
-  p.w.narrow(1, 0, rows).select(2, H + I).copy_(bias.narrow(1, 0, rows));
-  if (arch == kGRU) {  // [W_hn 0 b_hn] and [0 W_in b_in]
-    p.w.narrow(1, 2 * H, H).narrow(2, 0, H).copy_(w_hh.narrow(1, 2 * H, H));
-    p.w.narrow(1, 2 * H, H).select(2, H + I).copy_(b_hh.narrow(1, 2 * H, H));
-    p.w.narrow(1, 3 * H, H).narrow(2, H, I).copy_(w_ih.narrow(1, 2 * H, H));
-    p.w.narrow(1, 3 * H, H).select(2, H + I).copy_(b_ih.narrow(1, 2 * H, H));
-  }
-  p.whh_t = w_hh.transpose(1, 2).contiguous();
-  p.wih_t = w_ih.transpose(1, 2).contiguous();
-  const int64_t lanes = kRepeatWeights ? kVecBytes / x.element_size() : 1;  // see Weight
-  for (Tensor* t : {&p.w, &p.whh_t, &p.wih_t}) {
-    std::vector<int64_t> shape = t->sizes().vec();
-    shape.push_back(lanes);
-    *t = t->unsqueeze(-1).expand(shape).contiguous();
-  }
+  p.lanes = kRepeatWeights ? kVecBytes / x.element_size() : 1;
+  p.buf = x.new_empty({K * (p.d.GR * p.d.ZC + (H + I) * GH) * p.lanes});
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_prepare", [&] {
+    using T = scalar_t;
+    T* w = p.buf.data_ptr<T>();
+    T* whh_t = w + K * p.d.GR * p.d.ZC * p.lanes;
+    fill_weights<T>(p.d, K, p.lanes, w_ih.data_ptr<T>(), w_hh.data_ptr<T>(),
+                    b_ih.data_ptr<T>(), b_hh.data_ptr<T>(), w, whh_t,
+                    whh_t + K * H * GH * p.lanes);
+  });
   return p;
 }
 
 template <class T>
 Problem<T> problem(const Prepared& p, const Tensor& x) {
-  const int64_t lanes = Simd<T>::lanes, N = x.size(3);
-  return {p.d, x.size(0), x.size(2), N, (N + lanes - 1) / lanes, p.w.data_ptr<T>(),
-          p.whh_t.data_ptr<T>(), p.wih_t.data_ptr<T>(), x.data_ptr<T>()};
+  const int64_t lanes = Simd<T>::lanes, K = x.size(0), N = x.size(3);
+  const T* w = p.buf.data_ptr<T>();
+  const T* whh_t = w + K * p.d.GR * p.d.ZC * p.lanes;
+  return {p.d, K, x.size(2), N, (N + lanes - 1) / lanes, w, whh_t,
+          whh_t + K * p.d.H * p.d.GH * p.lanes, x.data_ptr<T>()};
 }
 
 template <class T>
@@ -132,30 +135,17 @@ std::vector<Tensor> forward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Te
   return {out, ckpt_h, ckpt_c};
 }
 
-// The per-task weight gradients (K, blocks, GR, H + I + 1), summed over blocks in order per
-// seed (a fixed order, unlike a parallel reduction), as {dw_ih, dw_hh, db_ih, db_hh}.
+// The per-task weight gradients (K, blocks, GR, H + I + 1) summed per seed in a fixed order
+// (layout.h) into {dw_ih, dw_hh, db_ih, db_hh}.
 template <class T>
-std::vector<Tensor> weight_grads(int64_t arch, const Dims& d, const Tensor& partial) {
-  const int64_t K = partial.size(0), blocks = partial.size(1), H = d.H, I = d.I;
-  const int64_t cols = H + I + 1, size = d.GR * cols;
-  Tensor aug = partial.new_zeros({K, d.GR, cols});
-  const T* src = partial.data_ptr<T>();
-  T* dst = aug.data_ptr<T>();
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t b = 0; b < blocks; ++b)
-      for (int64_t e = 0; e < size; ++e) dst[k * size + e] += src[(k * blocks + b) * size + e];
-  // aug's columns: [h | x | 1] -> W_hh, W_ih, bias; its rows: the gate-gradient rows
-  auto part = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    return aug.narrow(1, r0, nr).narrow(2, c0, nc);
-  };
-  if (arch == kGRU) {  // rows [r, z | W_hn h + b_hn | W_in x + b_in]
-    return {at::cat({part(0, 2 * H, H, I), part(3 * H, H, H, I)}, 1),
-            part(0, 3 * H, 0, H).contiguous(),
-            at::cat({part(0, 2 * H, H + I, 1), part(3 * H, H, H + I, 1)}, 1).squeeze(2),
-            part(0, 3 * H, H + I, 1).squeeze(2).contiguous()};
-  }
-  Tensor db = part(0, d.GH, H + I, 1).squeeze(2).contiguous();
-  return {part(0, d.GH, H, I).contiguous(), part(0, d.GH, 0, H).contiguous(), db.clone(), db};
+std::vector<Tensor> weight_grads(const Dims& d, const Tensor& partial) {
+  const int64_t K = partial.size(0);
+  std::vector<Tensor> grads = {partial.new_empty({K, d.GH, d.I}),
+                               partial.new_empty({K, d.GH, d.H}),
+                               partial.new_empty({K, d.GH}), partial.new_empty({K, d.GH})};
+  split_grads<T>(d, K, partial.size(1), partial.data_ptr<T>(), grads[0].data_ptr<T>(),
+                 grads[1].data_ptr<T>(), grads[2].data_ptr<T>(), grads[3].data_ptr<T>());
+  return grads;
 }
 
 // Gradients {dx (or empty), dw_ih, dw_hh, db_ih, db_hh} from forward's checkpoints and the
@@ -181,7 +171,7 @@ std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, T
     pr.grad = grad.data_ptr<scalar_t>(), pr.grad_all = grad_all;
     pr.dx = ptr<scalar_t>(dx), pr.partial = partial.data_ptr<scalar_t>();
     run_tasks(K * blocks, [&](int64_t b, int64_t e) { backward_tasks(pr, b, e); });
-    grads = weight_grads<scalar_t>(arch, d, partial);
+    grads = weight_grads<scalar_t>(d, partial);
   });
   grads.insert(grads.begin(), dx);
   return grads;
@@ -231,7 +221,7 @@ std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh,
     const T *a = head_a.data_ptr<T>(), *c = head_c.data_ptr<T>();
     if (kept < 0) kept = kKeepBytes / Segment<T>::forward_bytes(d);
     run_tasks(K * blocks, [&](int64_t b, int64_t e) { train_tasks(pr, a, c, kept, b, e); });
-    grads = weight_grads<T>(arch, d, partial);
+    grads = weight_grads<T>(d, partial);
     head_loss<T>(hd, hw, hb, hy, pr.out, losses.data_ptr<T>(), dhead_w.data_ptr<T>(),
                  dhead_b.data_ptr<T>());
   });
