@@ -15,7 +15,7 @@ from rnnmemory import fused
 from rnnmemory.archs import GATES
 from rnnmemory.models import StackedRecurrentNet, TorchNet, to_model_layout
 from rnnmemory.optim import Adam
-from rnnmemory.training import minibatches
+from rnnmemory.training import minibatches, train_step
 
 HIDDEN, INPUT, N = 10, 1, 1000
 # elementwise FLOPs per hidden unit and step besides the matmuls (gate math; a sigmoid or tanh
@@ -105,13 +105,12 @@ def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None, device="cpu")
     x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT, device=device))  # (K, I, T, N)
     y = torch.randn(n_seeds, N, 1, device=device)
     generators = [torch.Generator().manual_seed(s) for s in range(n_seeds)]
+    active = torch.ones(n_seeds, dtype=torch.bool, device=device)
+    direct = model.can_step_directly(x, "mse")  # as train_cell steps
 
     def step():
         for xb, yb in minibatches(x, y, generators, batch_size or N):
-            loss = model.losses(xb, yb, "mse").sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            train_step(model, optimizer, xb, yb, "mse", active, direct=direct)
         synchronize(device)
 
     return step

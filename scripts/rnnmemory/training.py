@@ -140,6 +140,8 @@ def train_cell(
     active = torch.ones(n_models, dtype=torch.bool, device=device)
     diverged_epoch: list = [None] * n_models
     history: list[dict] = []
+    direct = model.can_step_directly(x_train, loss_kind)  # no autograd: models.mse_gradients
+    scale = None  # the direct step's gradient mask, once a seed diverged
 
     def evaluate():
         with torch.no_grad():
@@ -151,15 +153,8 @@ def train_cell(
             x_train, y_train = stack_data(next(new_sets), "train", device, dtype)
         epoch_losses = []
         for xb, yb in minibatches(x_train, y_train, generators, batch_size):
-            losses = model.losses(xb, yb, loss_kind)  # (K,)
-            epoch_losses.append(losses.detach())
-            optimizer.zero_grad()
-            # a diverged seed's loss is masked out; its NaNs stay in its own slice of every
-            # stacked parameter (its gradient is NaN times zero), so the others train on
-            torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
-            if settings.grad_clip:
-                clip_per_model(model, settings.grad_clip)
-            optimizer.step()
+            step = dict(active=active, scale=scale, direct=direct, grad_clip=settings.grad_clip)
+            epoch_losses.append(train_step(model, optimizer, xb, yb, loss_kind, **step))
         train_loss = torch.stack(epoch_losses).mean(0)  # (K,) mean over the epoch's batches
         newly = active & ~torch.isfinite(train_loss)
         if newly.any():
@@ -167,6 +162,7 @@ def train_cell(
                 diverged_epoch[k] = epoch
                 log(f"seed {seeds[k]}: loss not finite at epoch {epoch}; run marked diverged")
             active &= ~newly
+            scale = active.to(dtype)
         last = epoch == settings.epochs
         record = epoch % settings.eval_every == 0 or last or epoch == 1
         report = epoch % settings.log_every == 0 or last or epoch == 1
@@ -224,6 +220,24 @@ def _fresh_sets(fresh: dict, datasets: list[dict], seeds: list[int]):
                 {"x_train": x.astype(dtype), "y_train": y.astype(datasets[0]["y_train"].dtype)}
             )
         yield sets
+
+
+def train_step(model, optimizer, x, y, loss_kind, active, scale=None, direct=False, grad_clip=None):
+    """One update of every seed on a batch x (K, I, T, B), y; returns the losses (K,). A
+    diverged seed's loss is masked out (``active`` False; for the direct step ``scale`` 0):
+    its NaNs stay in its own slice of every stacked parameter (its gradient is NaN times
+    zero), so the others train on. ``direct`` (``model.can_step_directly``): losses and
+    gradients from one kernel call without autograd (``models.mse_gradients``)."""
+    if direct:
+        losses = model.mse_gradients(x, y, scale)
+    else:
+        losses = model.losses(x, y, loss_kind)  # (K,)
+        optimizer.zero_grad()
+        torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
+    if grad_clip:
+        clip_per_model(model, grad_clip)
+    optimizer.step()
+    return losses.detach()
 
 
 def minibatches(x, y, generators, batch_size):
