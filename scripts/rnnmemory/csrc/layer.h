@@ -92,7 +92,7 @@ struct Segment {
   Buffer<T> z, c, a, aux, g;
   // grads: with a gate-gradient buffer g (segments that only keep a forward pass need none)
   explicit Segment(const Dims& d, bool grads = true)
-      : cols(d.H + d.I + 1), cols_p(d.ZC), rows_p(round4(d.GR)),
+      : cols(d.H + d.I + 1), cols_p(d.ZC), rows_p(round_up(d.GR, kTileRows)),
         z((kSegment + 1) * cols_p), c((kSegment + 1) * d.H), a(kSegment * d.GR),
         aux(kSegment * d.H), g(grads ? kSegment * rows_p : 0) {
     for (int s = 0; s <= kSegment; ++s) z[s * cols_p + cols - 1] = splat(T(1));  // bias
