@@ -3,8 +3,9 @@ kernel side by side in one process, with this CPU's roofline floor measured in t
 
 For each arch, sequence length T, number of seeds K and thread count it times one training
 epoch (forward + backward + Adam over N = 1000 sequences, hidden 10) and reports milliseconds
-per seed-epoch (median of repeats, the paths of a row timed in turns), in one full batch and
-in minibatches of B = 50 (T = 100), where it also reports microseconds per sample processed:
+per seed-epoch (the median of its samples from three rounds over the whole grid, the paths of
+a row timed in turns; see run), in one full batch and in minibatches of B = 50 (T = 100),
+where it also reports microseconds per sample processed:
 
 - ``reference``: one torch.nn RNN/GRU/LSTM + Linear per seed, trained one after the other with
   torch.optim.Adam, as the seed notebooks do. Its cost per seed does not depend on K, so it is
@@ -36,6 +37,7 @@ import shlex
 import statistics
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,15 +74,15 @@ def memory_limit(device):
 
 
 def repeats_for(seq_len, repeats):
-    """Fewer repeats for the long rows, whose epochs take seconds."""
-    return repeats if seq_len <= 100 else max(2, repeats // 2) if seq_len <= 400 else 2
+    """Timed calls per row and round: fewer for the long rows, whose epochs take seconds."""
+    return repeats if seq_len <= 100 else 1
 
 
 def time_in_turns(steps: dict, repeats: int) -> dict:
-    """Median ms per seed-epoch of each step {key: (step, seeds)}, timed in turns: after a
-    warm-up call of each, every round calls each step once. A slow spell of this shared
-    machine then slows every path of a row alike instead of one of them (timed one after the
-    other, the tutorials' loop varied 1.5x between two runs of the benchmark)."""
+    """ms per seed-epoch of each step {key: (step, seeds)}, ``repeats`` samples each, timed in
+    turns: after a warm-up call of each, every round calls each step once. A slow spell of
+    this shared machine then slows every path of a row alike instead of one of them (timed
+    one after the other, the tutorials' loop varied 1.5x between two runs of the benchmark)."""
     for step, _ in steps.values():
         step()
     times = {key: [] for key in steps}
@@ -89,16 +91,14 @@ def time_in_turns(steps: dict, repeats: int) -> dict:
             start = time.perf_counter()
             step()
             times[key].append((time.perf_counter() - start) * 1e3 / n_seeds)
-    return {key: statistics.median(values) for key, values in times.items()}
+    return times
 
 
 def bandwidth(threads):
     """The memory bandwidth at this thread count (the peak FMA rate is sampled per row, in the
     row's turns, see run)."""
     torch.set_num_threads(threads)
-    gbs = bandwidth_gbs()
-    print(f"threads {threads}: copy {gbs:.1f} GB/s", flush=True)
-    return gbs
+    return bandwidth_gbs()
 
 
 def floor_ms(arch, seq_len, gflops, gbs):
@@ -109,27 +109,33 @@ def floor_ms(arch, seq_len, gflops, gbs):
 
 
 def run(args):
-    rows = []
+    """Every row in ``args.rounds`` rounds over the whole grid, its medians over all rounds: a
+    slow spell of this shared VM (seconds to a minute, seen to slow one row's paths by 1.5x,
+    memory-bound code more than the FMA loop) then moves at most one round's samples of a row
+    instead of all of them."""
     shapes = [(t, None) for t in args.seq_lens] + [(args.minibatch_seq_len, args.minibatch)]
     shapes = [s for s in shapes if s[1] is None or args.minibatch]
     on_cpu = args.device == "cpu"
+    samples = defaultdict(list)  # (threads, arch, seq_len, batch, path) -> ms or GFLOP/s
+    for round_ in range(1, args.rounds + 1):
+        for threads in args.threads:
+            gbs = bandwidth(threads) if on_cpu else math.nan
+            samples[threads, "copy_gbs"].append(gbs)
+            print(f"round {round_}/{args.rounds}, {threads} thread(s): copy {gbs:.1f} GB/s",
+                  flush=True)  # fmt: skip
+            for arch in args.archs:
+                for seq_len, batch in shapes:
+                    row = (threads, arch, seq_len, batch)
+                    for key, values in time_row(args, arch, seq_len, batch).items():
+                        samples[(*row, key)] += values
+    rows = []
     for threads in args.threads:
-        gbs = bandwidth(threads) if on_cpu else math.nan
+        gbs = statistics.median(samples[threads, "copy_gbs"])
         for arch in args.archs:
             for seq_len, batch in shapes:
-                peaks, steps = [], {}  # the peak FMA rate, sampled in the same turns as the paths
-                if on_cpu:  # (a CPU's floor does not bound a GPU's epoch)
-                    steps["peak"] = (lambda peaks=peaks: peaks.append(peak_gflops(5_000_000)), 1)
-                steps["reference"] = (reference_step(arch, seq_len, batch, device=args.device), 1)
-                for n_seeds in args.seeds:
-                    for variant in args.variants:
-                        if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
-                            continue  # would not fit in memory
-                        step = stacked_step(arch, seq_len, n_seeds, variant, batch, args.device)
-                        steps[variant, n_seeds] = (step, n_seeds)
-                ms = time_in_turns(steps, repeats_for(seq_len, args.repeats))
-                # (the first peak sample is time_in_turns' warm-up)
-                gflops = statistics.median(peaks[1:]) if peaks else math.nan
+                ms = {key[-1]: statistics.median(values) for key, values in samples.items()
+                      if key[:4] == (threads, arch, seq_len, batch)}  # fmt: skip
+                gflops = ms.get("peak", math.nan)
                 for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
@@ -142,6 +148,25 @@ def run(args):
                     rows.append(row)
                     print(progress_line(row, args.variants), flush=True)
     return derived(pd.DataFrame(rows), args.variants)
+
+
+def time_row(args, arch, seq_len, batch) -> dict:
+    """One round's samples of a row: each path's ms per seed-epoch and the peak FMA rate
+    ("peak", GFLOP/s), sampled in the same turns as the paths."""
+    peaks, steps = [], {}
+    if args.device == "cpu":  # (a CPU's floor does not bound a GPU's epoch)
+        steps["peak"] = (lambda: peaks.append(peak_gflops(5_000_000)), 1)
+    steps["reference"] = (reference_step(arch, seq_len, batch, device=args.device), 1)
+    for n_seeds in args.seeds:
+        for variant in args.variants:
+            if variant == "bptt" and bptt_bytes(arch, seq_len, n_seeds) > args.limit:
+                continue  # would not fit in memory
+            step = stacked_step(arch, seq_len, n_seeds, variant, batch, args.device)
+            steps[variant, n_seeds] = (step, n_seeds)
+    times = time_in_turns(steps, repeats_for(seq_len, args.repeats))
+    if peaks:
+        times["peak"] = peaks[1:]  # (the first: time_in_turns' warm-up)
+    return times
 
 
 def progress_line(row, variants):
@@ -239,7 +264,8 @@ def main(argv=None):
     parser.add_argument("--seq-lens", nargs="+", type=int, default=[10, 100, 400, 1000])
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 5 20 (cuda: 5 20 100)")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--repeats", type=int, default=5, help="fewer for T > 100")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the whole grid")
+    parser.add_argument("--repeats", type=int, default=2, help="per row and round (T > 100: 1)")
     parser.add_argument("--minibatch", type=int, default=50, help="0: no minibatch rows")
     parser.add_argument("--minibatch-seq-len", type=int, default=100)
     parser.add_argument("--variants", nargs="+", default=["bptt", "fused"])
@@ -255,7 +281,7 @@ def main(argv=None):
     args.seeds = args.seeds or ([5, 20] if args.device == "cpu" else [5, 20, 100])
     args.limit = args.limit or memory_limit(args.device)
     if args.quick:
-        args.seq_lens, args.seeds, args.threads, args.repeats = [10, 50], [5], [1], 3
+        args.seq_lens, args.seeds, args.threads, args.rounds = [10, 50], [5], [1], 2
         args.minibatch_seq_len = 50
     tune_cpu_runtime()  # for every path alike, as the train jobs do
     if args.device != "cpu":

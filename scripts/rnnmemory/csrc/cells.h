@@ -105,10 +105,14 @@ inline void with_width(int n, const F& f) {
 template <class T>
 inline void gates(const Dims& d, const Weights<T>& w, const Vec<T>* z, Vec<T>* a, Vec<T>* n) {
   const int H = d.H;
+  // the GRU's rows W_in x + b_in read only x and the bias: a matvec of their own skips their
+  // zero columns of h (bit-equal: the skipped terms are exact zeros for a finite state)
+  const int full_rows = d.arch == kGRU ? 3 * H : d.GR;
   with_width(d.ZC, [&](auto cols) {
-    matvec<T, false, decltype(cols)::value>(w.w, d.ZC, d.GR, d.ZC, z, a);
+    matvec<T, false, decltype(cols)::value>(w.w, d.ZC, full_rows, d.ZC, z, a);
   });
   if (d.arch == kGRU) {
+    matvec<T, false>(w.w + 3 * H * d.ZC + H, d.ZC, H, d.I + 1, z + H, a + 3 * H);
     for (int r = 0; r < 2 * H; ++r) a[r] = sigmoid<T>(a[r]);
     for (int j = 0; j < H; ++j) n[j] = tanh_<T>(a[3 * H + j] + a[j] * a[2 * H + j]);
   } else if (d.arch == kLSTM) {
@@ -203,12 +207,14 @@ constexpr int kTileRows = 4;
 constexpr int kTileRows = 2;
 #endif
 
+// Rows from `tail` on (a multiple of kTileRows) need only the columns from `tail_col` on (a
+// multiple of 4): the GRU's W_in rows, whose columns of h are zero (their accumulators stay 0).
 template <class T>
 inline void accumulate_outer(const Vec<T>* g, const Vec<T>* z, int steps, int rows, int cols,
-                             Vec<T>* acc) {
+                             Vec<T>* acc, int tail, int tail_col) {
   constexpr int TR = kTileRows, TC = 4;
   for (int r0 = 0; r0 < rows; r0 += TR) {
-    for (int j0 = 0; j0 < cols; j0 += TC) {
+    for (int j0 = r0 < tail ? 0 : tail_col; j0 < cols; j0 += TC) {
       Vec<T> t[TR][TC];
       for (int r = 0; r < TR; ++r)
         for (int j = 0; j < TC; ++j) t[r][j] = acc[(r0 + r) * cols + j0 + j];

@@ -171,7 +171,9 @@ void segment_backward(const Problem<T>& p, const Weights<T>& w, int64_t t0, int 
       for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
     }
   }
-  accumulate_outer<T>(g, sg.z.data(), len, sg.rows_p, sg.cols_p, acc);
+  const bool gru = d.arch == kGRU;  // (see accumulate_outer)
+  accumulate_outer<T>(g, sg.z.data(), len, sg.rows_p, sg.cols_p, acc,
+                      gru ? round_up(3 * d.H, kTileRows) : sg.rows_p, d.H / 4 * 4);
 }
 
 // The sum of a vector's lanes as a tree of halves (lo + hi, then again): a fixed order, so
