@@ -1,0 +1,38 @@
+"""The trainer benchmark (benchmarks/trainer.py), run on a small grid as `make bench` runs it:
+its tables, record and figure are written, every path is timed and the speed-ups follow from
+the times. Timings themselves are not asserted (this shared machine is noisy)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+def test_quick_trainer_benchmark_writes_its_tables_and_record(kernel, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import trainer
+
+    threads = torch.get_num_threads()
+    try:  # (the benchmark sets the process's threads and flushes denormals, as train jobs do)
+        trainer.main(["--quick", "--archs", "rnn", "lstm", "--rounds", "2", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
+    table = pd.read_csv(tmp_path / "trainer.csv")
+    # (arch, T) rows at T = 10 and 50 full batch, plus the minibatch row at T = 50
+    assert len(table) == 6 and set(table["batch"]) == {1000, 50}
+    for path in ("reference", "bptt", "fused"):
+        assert (table[f"{path}_ms"] > 0).all(), path
+    assert table["fused_speedup"].equals(table["reference_ms"] / table["fused_ms"])
+    assert (table["fused_over_floor"] > 1).all()  # the floor is a lower bound
+    assert (table["peak_gflops"] > 0).all() and (table["floor_ms"] > 0).all()
+    record = json.loads((tmp_path / "trainer.json").read_text())
+    assert record["command"].startswith("benchmarks/trainer.py --quick")
+    assert len(record["commit"]) == 40 and record["wall_seconds"] > 0
+    assert "Minibatches of 50" in (tmp_path / "trainer.md").read_text()
+    assert (tmp_path / "trainer.png").stat().st_size > 10_000
