@@ -210,6 +210,10 @@ def markdown(table, variants):
             f"\nMinibatches of {batch}: us per sample processed (per seed)\n",
             _md(mini, keys + ["batch"] + units + speed),
         ]
+    if table[[f"{v}_ms" for v in variants]].isna().any(axis=None):
+        limit = f"{BPTT_MEMORY_LIMIT / 2**30:g} GiB of RAM, half a GPU's memory"
+        parts.append(f"\nnan: not run, torch's ops (bptt) would need more memory for their "
+                     f"saved buffers than the benchmark allows ({limit}).")  # fmt: skip
     return "\n".join(parts)
 
 
@@ -264,14 +268,14 @@ def main(argv=None):
     parser.add_argument("--seq-lens", nargs="+", type=int, default=[10, 100, 400, 1000])
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 5 20 (cuda: 5 20 100)")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the whole grid")
+    parser.add_argument("--rounds", type=int, help="passes over the whole grid (3; --quick: 2)")
     parser.add_argument("--repeats", type=int, default=2, help="per row and round (T > 100: 1)")
     parser.add_argument("--minibatch", type=int, default=50, help="0: no minibatch rows")
     parser.add_argument("--minibatch-seq-len", type=int, default=100)
     parser.add_argument("--variants", nargs="+", default=["bptt", "fused"])
     parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)  # bytes, see memory_limit
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
-    parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread")
+    parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread; 2 rounds")
     parser.add_argument(
         "--device", default="cpu", help="cuda: the reference and torch's ops (bptt) on the GPU "
         "(the fused kernel is CPU-only), K up to 100, no floor; writes trainer_cuda.*",
@@ -281,8 +285,10 @@ def main(argv=None):
     args.seeds = args.seeds or ([5, 20] if args.device == "cpu" else [5, 20, 100])
     args.limit = args.limit or memory_limit(args.device)
     if args.quick:
-        args.seq_lens, args.seeds, args.threads, args.rounds = [10, 50], [5], [1], 2
+        args.seq_lens, args.seeds, args.threads = [10, 50], [5], [1]
+        args.rounds = args.rounds or 2
         args.minibatch_seq_len = 50
+    args.rounds = args.rounds or 3
     tune_cpu_runtime()  # for every path alike, as the train jobs do
     if args.device != "cpu":
         args.variants = [v for v in args.variants if v != "fused"]

@@ -13,16 +13,19 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.mark.slow
-def test_quick_trainer_benchmark_writes_its_tables_and_record(kernel, tmp_path, monkeypatch):
+def test_quick_trainer_benchmark_writes_its_tables_and_record(
+    kernel, tmp_path, monkeypatch, capsys
+):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import trainer
 
     threads = torch.get_num_threads()
     try:  # (the benchmark sets the process's threads and flushes denormals, as train jobs do)
-        trainer.main(["--quick", "--archs", "rnn", "lstm", "--rounds", "2", "--out", str(tmp_path)])
+        trainer.main(["--quick", "--archs", "rnn", "lstm", "--rounds", "1", "--out", str(tmp_path)])
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
+    assert "round 1/1, 1 thread(s)" in capsys.readouterr().out  # --rounds beats --quick's 2
     table = pd.read_csv(tmp_path / "trainer.csv")
     # (arch, T) rows at T = 10 and 50 full batch, plus the minibatch row at T = 50
     assert len(table) == 6 and set(table["batch"]) == {1000, 50}
