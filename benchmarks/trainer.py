@@ -94,13 +94,6 @@ def time_in_turns(steps: dict, repeats: int) -> dict:
     return times
 
 
-def bandwidth(threads):
-    """The memory bandwidth at this thread count (the peak FMA rate is sampled per row, in the
-    row's turns, see run)."""
-    torch.set_num_threads(threads)
-    return bandwidth_gbs()
-
-
 def floor_ms(arch, seq_len, gflops, gbs):
     """NaN where not measured (a GPU run)."""
     compute = flops_per_seed_epoch(arch, seq_len) / (gflops * 1e9)
@@ -119,7 +112,9 @@ def run(args):
     samples = defaultdict(list)  # (threads, arch, seq_len, batch, path) -> ms or GFLOP/s
     for round_ in range(1, args.rounds + 1):
         for threads in args.threads:
-            gbs = bandwidth(threads) if on_cpu else math.nan
+            torch.set_num_threads(threads)  # (on a GPU: the host's side of each epoch)
+            # the memory bandwidth at this thread count (the peak FMA rate: per row, time_row)
+            gbs = bandwidth_gbs() if on_cpu else math.nan
             samples[threads, "copy_gbs"].append(gbs)
             print(f"round {round_}/{args.rounds}, {threads} thread(s): copy {gbs:.1f} GB/s",
                   flush=True)  # fmt: skip
@@ -190,8 +185,9 @@ def derived(table, variants):
     return table
 
 
-def markdown(table, variants):
-    """Two tables: full batch (ms per seed-epoch) and minibatches (us per sample processed)."""
+def markdown(table, variants, limit="the benchmark's"):
+    """Two tables: full batch (ms per seed-epoch) and minibatches (us per sample processed);
+    ``limit``: the memory budget of the bptt rows, in words (the note on rows not run)."""
     full = table[table["batch"] == N]
     mini = table[table["batch"] != N]
     keys = ["arch", "seq_len", "seeds", "threads"]
@@ -211,9 +207,8 @@ def markdown(table, variants):
             _md(mini, keys + ["batch"] + units + speed),
         ]
     if table[[f"{v}_ms" for v in variants]].isna().any(axis=None):
-        limit = f"{BPTT_MEMORY_LIMIT / 2**30:g} GiB of RAM, half a GPU's memory"
         parts.append(f"\nnan: not run, torch's ops (bptt) would need more memory for their "
-                     f"saved buffers than the benchmark allows ({limit}).")  # fmt: skip
+                     f"saved buffers than this run allowed ({limit}).")  # fmt: skip
     return "\n".join(parts)
 
 
@@ -303,7 +298,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     name = "trainer" if args.device == "cpu" else "trainer_cuda"
     table.to_csv(out / f"{name}.csv", index=False)
-    text = markdown(table, args.variants)
+    where = "of RAM" if args.device == "cpu" else "on the GPU"
+    text = markdown(table, args.variants, f"{args.limit / 2**30:.3g} GiB {where}")
     (out / f"{name}.md").write_text(text + "\n")
     plot(table, args.variants, out / f"{name}.png", args.device)
     command = shlex.join(["benchmarks/trainer.py", *(sys.argv[1:] if argv is None else argv)])

@@ -2,12 +2,15 @@
 its tables, record and figure are written, every path is timed and the speed-ups follow from
 the times. Timings themselves are not asserted (this shared machine is noisy)."""
 
+import argparse
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+
+from rnnmemory import provenance
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -36,6 +39,33 @@ def test_quick_trainer_benchmark_writes_its_tables_and_record(
     assert (table["peak_gflops"] > 0).all() and (table["floor_ms"] > 0).all()
     record = json.loads((tmp_path / "trainer.json").read_text())
     assert record["command"].startswith("benchmarks/trainer.py --quick")
-    assert len(record["commit"]) == 40 and record["wall_seconds"] > 0
+    assert record["commit"] == provenance.git("rev-parse", "HEAD") and record["wall_seconds"] > 0
     assert "Minibatches of 50" in (tmp_path / "trainer.md").read_text()
     assert (tmp_path / "trainer.png").stat().st_size > 10_000
+
+
+def test_rows_pool_their_samples_over_the_rounds(monkeypatch):
+    """Each row's numbers are medians over all rounds' samples of that row, never of another's
+    (time_row replaced by known samples: sample r of the run adds r, rows in grid order)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import trainer
+
+    counter = iter(range(100))
+
+    def known_samples(args, arch, seq_len, batch):
+        r, base = next(counter), {"rnn": 100.0, "lstm": 200.0}[arch] + seq_len
+        return {"reference": [base + r], ("fused", 5): [base / 10 + r, base / 10 + r + 2],
+                "peak": [50.0 + r]}  # fmt: skip
+
+    monkeypatch.setattr(trainer, "time_row", known_samples)
+    monkeypatch.setattr(trainer, "bandwidth_gbs", lambda: 10.0)
+    args = argparse.Namespace(
+        seq_lens=[10], minibatch=0, minibatch_seq_len=100, device="cpu", rounds=3, threads=[1],
+        archs=["rnn", "lstm"], seeds=[5], variants=["fused"],
+    )  # fmt: skip
+    rows = trainer.run(args).set_index("arch")
+    # rnn's samples: r = 0, 2, 4; lstm's: 1, 3, 5
+    assert rows.loc["rnn", "reference_ms"] == 112 and rows.loc["lstm", "reference_ms"] == 213
+    assert rows.loc["rnn", "fused_ms"] == 14 and rows.loc["lstm", "fused_ms"] == 25
+    assert rows.loc["rnn", "peak_gflops"] == 52 and rows.loc["lstm", "peak_gflops"] == 53
+    assert (rows["copy_gbs"] == 10).all()

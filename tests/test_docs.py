@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnnmemory import provenance
 from rnnmemory.docs import (
     Study,
     backend_comparison,
@@ -173,28 +174,37 @@ def test_readme_speed_rows_are_one_thread_five_seeds_t100():
 
 
 def test_readme_gpu_rows_are_t100_one_column_per_seed_count_full_batch_first():
-    rows = [dict(arch=a, batch=b, threads=1, seeds=k, seq_len=t, reference_us_per_sample=4.0,
-                 bptt_us_per_sample=40.0 / k, bptt_speedup=k / 10.0)
-            for a in ("rnn", "lstm") for b in (50, 1000) for k in (5, 100)
+    # values that tell the rows apart: arch (rnn 1, lstm 2), batch (x10 for 50), seeds, T
+    rows = [dict(arch=a, batch=b, threads=1, seeds=k, seq_len=t,
+                 reference_us_per_sample=x * (10 if b == 50 else 1) + t / 1000,
+                 bptt_us_per_sample=x * (10 if b == 50 else 1) * 100 / k + t / 1000,
+                 bptt_speedup=0.0)
+            for a, x in (("rnn", 1.0), ("lstm", 2.0)) for b in (50, 1000) for k in (5, 100)
             for t in (10, 100)]  # fmt: skip
     text = gpu_trainer_summary(pd.DataFrame(rows))
     assert text.startswith("T = 100: µs per sample processed (per seed)")
     lines = text.splitlines()[2:]
     assert lines[0] == "| arch | batch | tutorials' loop | bptt, 5 seeds | bptt, 100 seeds |"
     assert lines[2:] == [
-        "| rnn | 1000 | 4.0 | 8.0 | 0.4 |",
-        "| lstm | 1000 | 4.0 | 8.0 | 0.4 |",
-        "| rnn | 50 | 4.0 | 8.0 | 0.4 |",
-        "| lstm | 50 | 4.0 | 8.0 | 0.4 |",
+        "| rnn | 1000 | 1.1 | 20.1 | 1.1 |",
+        "| lstm | 1000 | 2.1 | 40.1 | 2.1 |",
+        "| rnn | 50 | 10.1 | 200.1 | 10.1 |",
+        "| lstm | 50 | 20.1 | 400.1 | 20.1 |",
     ]
     assert gpu_trainer_summary(pd.DataFrame(rows).query("seq_len == 10")) == ""
 
 
 def test_run_record_names_the_commit_given_for_a_copied_tree(monkeypatch):
-    """A tree sent to a GPU machine may carry a stale .git: RNNMEMORY_COMMIT names the commit."""
+    """A tree sent to a GPU machine may carry a stale .git, or none: RNNMEMORY_COMMIT, as `git
+    describe --always --dirty --abbrev=40` prints it where the tree came from, names the commit
+    and whether it had uncommitted changes."""
+    answers = {"rev-parse": "a" * 40, "status": " M README.md"}  # git here: stale and dirty
+    monkeypatch.setattr(provenance, "git", lambda *args: answers[args[0]])
     monkeypatch.delenv("RNNMEMORY_COMMIT", raising=False)
     here = run_record("make bench", 1.0)
-    assert len(here["commit"]) == 40
-    monkeypatch.setenv("RNNMEMORY_COMMIT", "f" * 40)
-    assert run_record("make bench", 1.0) | {"finished": ""} == here | {
-        "commit": "f" * 40, "dirty": False, "finished": ""}  # fmt: skip
+    assert (here["commit"], here["dirty"]) == ("a" * 40, True)
+    for named, dirty in [("f" * 40, False), ("f" * 40 + "-dirty", True)]:
+        monkeypatch.setenv("RNNMEMORY_COMMIT", named)
+        record = run_record("make bench", 1.0)
+        assert record | {"finished": ""} == here | {
+            "commit": "f" * 40, "dirty": dirty, "finished": ""}  # fmt: skip

@@ -107,9 +107,10 @@ def test_a_nan_weight_stays_in_its_seed(kernel, arch, nonlinearity):
 def test_the_direct_step_equals_losses_and_backward(kernel, arch, nonlinearity, dtype, grad_clip):
     """``train_step`` with ``direct`` (``mse_gradients``: the kernel's gradients without
     autograd) and without it, from the same start: the same losses and parameters bit for bit
-    over 4 steps of Adam. From the third, seed 1 is masked as diverged (the direct step by
-    ``scale``, the autograd step by ``active``; Adam's momentum still moves it), and in the
-    fourth its inputs hold a NaN, which stays in its slice."""
+    over 4 steps of Adam, the direct step's gradients written into Adam's flat buffer. From the
+    third, seed 1 is masked as diverged (``active``: the direct step scales its gradients by
+    0, the autograd step masks its loss; Adam's momentum still moves it), and in the fourth
+    its inputs hold a NaN, which stays in its slice."""
     make = lambda: StackedRecurrentNet.from_seeds(  # noqa: E731
         [0, 1, 2], arch, "fused", **shape_of(arch, 1, nonlinearity)).to(dtype)  # fmt: skip
     models = {direct: make() for direct in (True, False)}
@@ -119,17 +120,20 @@ def test_the_direct_step_equals_losses_and_backward(kernel, arch, nonlinearity, 
     assert models[True].can_step_directly(xm, "mse") and not models[True].can_step_directly(
         xm.requires_grad_(), "mse")  # fmt: skip
     xm = xm.detach()
-    active, scale = torch.ones(3, dtype=torch.bool), None
+    active = torch.ones(3, dtype=torch.bool)
+    grad_buffer = optimizers[True].flat[1].data_ptr()
     for step in range(4):
         if step == 2:
-            active[1], scale = False, torch.tensor([1.0, 0.0, 1.0], dtype=dtype)
+            active[1] = False
         if step == 3:
             xm[1, 0, 0, 0] = float("nan")
         losses = {
             direct: train_step(models[direct], optimizers[direct], xm, target, "mse", active,
-                               scale, direct, grad_clip)
+                               direct, grad_clip)
             for direct in (True, False)
         }  # fmt: skip
+        # in place: Adam never had to lay its buffers out again
+        assert optimizers[True].flat[1].data_ptr() == grad_buffer
         kept = [0, 1, 2] if step < 3 else [0, 2]
         assert torch.equal(losses[True][kept], losses[False][kept])
         assert losses[True][1].isnan() == (step == 3)

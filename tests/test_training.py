@@ -98,6 +98,22 @@ def test_a_diverging_seed_is_marked_and_the_others_go_on():
     assert run_metrics(result, 0, datasets[0], 0.1)["diverged"]
 
 
+def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel):
+    """The fused backend's direct step (no autograd) masks a diverged seed's gradients as the
+    torch-ops trainer masks its loss: seed 0's overflowing loss marks it diverged at epoch 1;
+    from then on Adam only lets its momentum run out, in both (unmasked, its huge gradients
+    would keep moving it by about lr a step)."""
+    datasets = cell("ramp", [0, 1], seq_len=20)
+    datasets[0] = dict(datasets[0], y_train=datasets[0]["y_train"] * 1e20)  # squares overflow
+    runs = {b: train(datasets, [0, 1], "rnn", lr=0.01, backend=b) for b in ("bptt", "fused")}
+    assert runs["fused"].backend == "fused"
+    for run in runs.values():
+        assert run.diverged_epoch == [1, None]
+    pairs = zip(runs["fused"].model.parameters(), runs["bptt"].model.parameters(), strict=True)
+    for a, b in pairs:
+        torch.testing.assert_close(a[0], b[0], rtol=1e-4, atol=1e-5)
+
+
 def test_gradient_clipping_is_per_seed():
     from rnnmemory.models import StackedRecurrentNet
     from rnnmemory.training import clip_per_model

@@ -249,9 +249,13 @@ class StackedRecurrentNet(nn.Module):
         )  # fmt: skip
 
     def can_step_directly(self, x, loss: str) -> bool:
-        """Whether ``mse_gradients`` applies: the fused backend, a mean squared error, one layer
-        and inputs that need no gradient."""
-        return self._fused_mse(x, loss) and self.num_layers == 1 and not x.requires_grad
+        """Whether ``mse_gradients`` applies: the fused backend (its kernel built), a mean
+        squared error, one layer and inputs that need no gradient. (Without the kernel,
+        ``losses`` raises the error that says why.)"""
+        return (
+            self._fused_mse(x, loss) and self.num_layers == 1 and not x.requires_grad
+            and fused.load() is not None
+        )  # fmt: skip
 
     @torch.no_grad()
     def mse_gradients(self, x, y, scale=None):

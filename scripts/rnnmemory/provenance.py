@@ -33,12 +33,18 @@ def git(*args) -> str:
 def run_record(command: str, seconds: float) -> dict:
     """One run: its commit (and whether the work tree had uncommitted changes), machine,
     command, wall time and when it finished. RNNMEMORY_COMMIT, where set, names the commit
-    instead: a copy of the work tree sent to another machine (a lent GPU, say) may carry a
-    stale .git, or none."""
+    instead, as ``git describe --always --dirty --abbrev=40`` prints it on the machine the work
+    tree was copied from (a "-dirty" suffix: uncommitted changes): a copy sent to another
+    machine (a lent GPU, say) may carry a stale .git, or none."""
     named = os.environ.get("RNNMEMORY_COMMIT")
+    if named:
+        commit, dirty = named.removesuffix("-dirty"), named.endswith("-dirty")
+    else:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return {
-        "commit": named or git("rev-parse", "HEAD"),
-        "dirty": False if named else bool(git("status", "--porcelain", "--untracked-files=no")),
+        "commit": commit,
+        "dirty": dirty,
         "machine": machine(),
         "command": command,
         "wall_seconds": seconds,

@@ -141,7 +141,6 @@ def train_cell(
     diverged_epoch: list = [None] * n_models
     history: list[dict] = []
     direct = model.can_step_directly(x_train, loss_kind)  # no autograd: models.mse_gradients
-    scale = None  # the direct step's gradient mask, once a seed diverged
 
     def evaluate():
         with torch.no_grad():
@@ -153,7 +152,7 @@ def train_cell(
             x_train, y_train = stack_data(next(new_sets), "train", device, dtype)
         epoch_losses = []
         for xb, yb in minibatches(x_train, y_train, generators, batch_size):
-            step = dict(active=active, scale=scale, direct=direct, grad_clip=settings.grad_clip)
+            step = dict(active=active, direct=direct, grad_clip=settings.grad_clip)
             epoch_losses.append(train_step(model, optimizer, xb, yb, loss_kind, **step))
         train_loss = torch.stack(epoch_losses).mean(0)  # (K,) mean over the epoch's batches
         newly = active & ~torch.isfinite(train_loss)
@@ -162,7 +161,6 @@ def train_cell(
                 diverged_epoch[k] = epoch
                 log(f"seed {seeds[k]}: loss not finite at epoch {epoch}; run marked diverged")
             active &= ~newly
-            scale = active.to(dtype)
         last = epoch == settings.epochs
         record = epoch % settings.eval_every == 0 or last or epoch == 1
         report = epoch % settings.log_every == 0 or last or epoch == 1
@@ -222,13 +220,14 @@ def _fresh_sets(fresh: dict, datasets: list[dict], seeds: list[int]):
         yield sets
 
 
-def train_step(model, optimizer, x, y, loss_kind, active, scale=None, direct=False, grad_clip=None):
+def train_step(model, optimizer, x, y, loss_kind, active, direct=False, grad_clip=None):
     """One update of every seed on a batch x (K, I, T, B), y; returns the losses (K,). A
-    diverged seed's loss is masked out (``active`` False; for the direct step ``scale`` 0):
-    its NaNs stay in its own slice of every stacked parameter (its gradient is NaN times
-    zero), so the others train on. ``direct`` (``model.can_step_directly``): losses and
-    gradients from one kernel call without autograd (``models.mse_gradients``)."""
+    diverged seed (``active`` False) has its loss masked out: its NaNs stay in its own slice of
+    every stacked parameter (its gradient is NaN times zero), so the others train on.
+    ``direct`` (``model.can_step_directly``): losses and gradients from one kernel call without
+    autograd (``models.mse_gradients``), the mask as a scale on each seed's gradients."""
     if direct:
+        scale = None if bool(active.all()) else active.to(x.dtype)  # (a CPU tensor: no sync)
         losses = model.mse_gradients(x, y, scale)
     else:
         losses = model.losses(x, y, loss_kind)  # (K,)
