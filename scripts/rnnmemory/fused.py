@@ -244,10 +244,9 @@ class FusedLastState(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, head_w, head_b, y, arch, relu, kept):
-        losses, dx, *grads = load().train_last(
-            ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b,
-            y.to(head_w.dtype), ctx.needs_input_grad[0], kept,
-        )  # fmt: skip
+        losses, dx, *grads = train_last(
+            arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, ctx.needs_input_grad[0], kept
+        )
         ctx.save_for_backward(dx, *grads)  # (freed after backward, unlike an attribute)
         return losses  # (K,)
 
@@ -258,6 +257,15 @@ class FusedLastState(torch.autograd.Function):
         scaled = [g * grad_losses.view(-1, *[1] * (g.dim() - 1)) for g in grads]
         dx = dx * grad_losses.view(-1, 1, 1, 1) if ctx.needs_input_grad[0] else None
         return dx, *scaled, None, None, None, None
+
+
+def train_last(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, need_dx, kept=-1):
+    """The kernel's one pass (``train_last`` in csrc/fused.cpp), no autograd: [losses (K,), dx
+    (or empty), dw_ih, dw_hh, db_ih, db_hh, dhead_w, dhead_b]. The load must have succeeded."""
+    return load().train_last(
+        ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y.to(head_w.dtype),
+        need_dx, kept,
+    )  # fmt: skip
 
 
 def last_state_loss(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, kept=-1):

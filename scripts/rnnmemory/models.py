@@ -267,10 +267,8 @@ class StackedRecurrentNet(nn.Module):
         and the gradients' accumulation: about 0.4 ms of a minibatch step (tests check the
         two agree bit for bit)."""
         params = [*self.layer_params(0), self.head_weight, self.head_bias]
-        losses, _, *grads = fused.load().train_last(
-            fused.ARCH_CODES[self.arch], x, *params[:4], self.nonlinearity == "relu",
-            params[4], params[5], y.to(self.head_weight.dtype), False, -1,
-        )  # fmt: skip
+        relu = self.nonlinearity == "relu"
+        losses, _, *grads = fused.train_last(self.arch, x, *params[:4], relu, *params[4:], y, False)
         for p, grad in zip(params, grads, strict=True):
             if scale is not None:
                 grad.mul_(scale.view(-1, *[1] * (grad.dim() - 1)))
