@@ -80,7 +80,7 @@ def repeats_for(seq_len, repeats):
 
 def time_in_turns(steps: dict, repeats: int) -> dict:
     """ms per seed-epoch of each step {key: (step, seeds)}, ``repeats`` samples each, timed in
-    turns: after a warm-up call of each, every round calls each step once. A slow spell of
+    turns: after a warm-up call of each, every turn calls each step once. A slow spell of
     this shared machine then slows every path of a row alike instead of one of them (timed
     one after the other, the tutorials' loop varied 1.5x between two runs of the benchmark)."""
     for step, _ in steps.values():
@@ -185,7 +185,7 @@ def derived(table, variants):
     return table
 
 
-def markdown(table, variants, limit="the benchmark's"):
+def markdown(table, variants, limit):
     """Two tables: full batch (ms per seed-epoch) and minibatches (us per sample processed);
     ``limit``: the memory budget of the bptt rows, in words (the note on rows not run)."""
     full = table[table["batch"] == N]

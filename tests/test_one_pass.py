@@ -129,7 +129,7 @@ def test_the_direct_step_equals_losses_and_backward(kernel, arch, nonlinearity, 
             xm[1, 0, 0, 0] = float("nan")
         losses = {
             direct: train_step(models[direct], optimizers[direct], xm, target, "mse", active,
-                               direct, grad_clip)
+                               grad_clip, direct)
             for direct in (True, False)
         }  # fmt: skip
         # in place: Adam never had to lay its buffers out again

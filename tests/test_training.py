@@ -98,15 +98,20 @@ def test_a_diverging_seed_is_marked_and_the_others_go_on():
     assert run_metrics(result, 0, datasets[0], 0.1)["diverged"]
 
 
-def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel):
+def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel, monkeypatch):
     """The fused backend's direct step (no autograd) masks a diverged seed's gradients as the
     torch-ops trainer masks its loss: seed 0's overflowing loss marks it diverged at epoch 1;
     from then on Adam only lets its momentum run out, in both (unmasked, its huge gradients
     would keep moving it by about lr a step)."""
     datasets = cell("ramp", [0, 1], seq_len=20)
     datasets[0] = dict(datasets[0], y_train=datasets[0]["y_train"] * 1e20)  # squares overflow
+    from rnnmemory.models import StackedRecurrentNet
+
+    direct_steps, mse_gradients = [], StackedRecurrentNet.mse_gradients
+    monkeypatch.setattr(StackedRecurrentNet, "mse_gradients",
+                        lambda *a: direct_steps.append(1) or mse_gradients(*a))  # fmt: skip
     runs = {b: train(datasets, [0, 1], "rnn", lr=0.01, backend=b) for b in ("bptt", "fused")}
-    assert runs["fused"].backend == "fused"
+    assert runs["fused"].backend == "fused" and len(direct_steps) == 30  # every epoch's step
     for run in runs.values():
         assert run.diverged_epoch == [1, None]
     pairs = zip(runs["fused"].model.parameters(), runs["bptt"].model.parameters(), strict=True)

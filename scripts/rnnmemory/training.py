@@ -140,7 +140,6 @@ def train_cell(
     active = torch.ones(n_models, dtype=torch.bool, device=device)
     diverged_epoch: list = [None] * n_models
     history: list[dict] = []
-    direct = model.can_step_directly(x_train, loss_kind)  # no autograd: models.mse_gradients
 
     def evaluate():
         with torch.no_grad():
@@ -152,8 +151,11 @@ def train_cell(
             x_train, y_train = stack_data(next(new_sets), "train", device, dtype)
         epoch_losses = []
         for xb, yb in minibatches(x_train, y_train, generators, batch_size):
-            step = dict(active=active, direct=direct, grad_clip=settings.grad_clip)
-            epoch_losses.append(train_step(model, optimizer, xb, yb, loss_kind, **step))
+            epoch_losses.append(
+                train_step(
+                    model, optimizer, xb, yb, loss_kind, active, grad_clip=settings.grad_clip
+                )
+            )
         train_loss = torch.stack(epoch_losses).mean(0)  # (K,) mean over the epoch's batches
         newly = active & ~torch.isfinite(train_loss)
         if newly.any():
@@ -220,12 +222,15 @@ def _fresh_sets(fresh: dict, datasets: list[dict], seeds: list[int]):
         yield sets
 
 
-def train_step(model, optimizer, x, y, loss_kind, active, direct=False, grad_clip=None):
+def train_step(model, optimizer, x, y, loss_kind, active, grad_clip=None, direct=None):
     """One update of every seed on a batch x (K, I, T, B), y; returns the losses (K,). A
     diverged seed (``active`` False) has its loss masked out: its NaNs stay in its own slice of
-    every stacked parameter (its gradient is NaN times zero), so the others train on.
-    ``direct`` (``model.can_step_directly``): losses and gradients from one kernel call without
-    autograd (``models.mse_gradients``), the mask as a scale on each seed's gradients."""
+    every stacked parameter (its gradient is NaN times zero), so the others train on. Where
+    ``model.can_step_directly`` (``direct`` None; True or False forces a path), losses and
+    gradients come from one kernel call without autograd (``models.mse_gradients``), the mask
+    as a scale on each seed's gradients."""
+    if direct is None:
+        direct = model.can_step_directly(x, loss_kind)
     if direct:
         scale = None if bool(active.all()) else active.to(x.dtype)  # (a CPU tensor: no sync)
         losses = model.mse_gradients(x, y, scale)
