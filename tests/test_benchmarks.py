@@ -35,6 +35,7 @@ def test_quick_trainer_benchmark_writes_its_tables_and_record(
     for path in ("reference", "bptt", "fused"):
         assert (table[f"{path}_ms"] > 0).all(), path
     assert table["fused_speedup"].equals(table["reference_ms"] / table["fused_ms"])
+    assert (table["fused_best_ms"] <= table["fused_ms"]).all()
     assert (table["fused_over_floor"] > 1).all()  # the floor is a lower bound
     assert (table["peak_gflops"] > 0).all() and (table["floor_ms"] > 0).all()
     record = json.loads((tmp_path / "trainer.json").read_text())
@@ -45,8 +46,9 @@ def test_quick_trainer_benchmark_writes_its_tables_and_record(
 
 
 def test_rows_pool_their_samples_over_the_rounds(monkeypatch):
-    """Each row's numbers are medians over all rounds' samples of that row, never of another's
-    (time_row replaced by known samples: sample r of the run adds r, rows in grid order)."""
+    """Each row's numbers are medians (and bests) over all rounds' samples of that row, never
+    of another's (time_row replaced by known samples: sample r of the run adds r, rows in grid
+    order); its floor comes from the best rates, fused / floor from the kernel's best time."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import trainer
 
@@ -58,7 +60,8 @@ def test_rows_pool_their_samples_over_the_rounds(monkeypatch):
                 "peak": [50.0 + r]}  # fmt: skip
 
     monkeypatch.setattr(trainer, "time_row", known_samples)
-    monkeypatch.setattr(trainer, "bandwidth_gbs", lambda: 10.0)
+    bandwidths = iter([10.0, 30.0, 20.0])  # one per round
+    monkeypatch.setattr(trainer, "bandwidth_gbs", lambda: next(bandwidths))
     args = argparse.Namespace(
         seq_lens=[10], minibatch=0, minibatch_seq_len=100, device="cpu", rounds=3, threads=[1],
         archs=["rnn", "lstm"], seeds=[5], variants=["fused"],
@@ -67,5 +70,10 @@ def test_rows_pool_their_samples_over_the_rounds(monkeypatch):
     # rnn's samples: r = 0, 2, 4; lstm's: 1, 3, 5
     assert rows.loc["rnn", "reference_ms"] == 112 and rows.loc["lstm", "reference_ms"] == 213
     assert rows.loc["rnn", "fused_ms"] == 14 and rows.loc["lstm", "fused_ms"] == 25
-    assert rows.loc["rnn", "peak_gflops"] == 52 and rows.loc["lstm", "peak_gflops"] == 53
-    assert (rows["copy_gbs"] == 10).all()
+    assert rows.loc["rnn", "fused_best_ms"] == 11 and rows.loc["lstm", "fused_best_ms"] == 22
+    assert rows.loc["rnn", "reference_best_ms"] == 110
+    assert rows.loc["rnn", "peak_gflops"] == 54 and rows.loc["lstm", "peak_gflops"] == 55
+    assert (rows["copy_gbs"] == 30).all()
+    floor = [trainer.floor_ms(arch, 10, rows.loc[arch, "peak_gflops"], 30.0) for arch in rows.index]
+    assert rows["floor_ms"].tolist() == floor
+    assert rows["fused_over_floor"].equals(rows["fused_best_ms"] / rows["floor_ms"])
