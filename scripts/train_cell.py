@@ -4,14 +4,23 @@ last). Probes run in jobs of their own. Prints one line when done."""
 
 import csv
 import sys
+import time
 
-import torch
+started = time.perf_counter()
+import torch  # noqa: E402 (timed: most of a train job's fixed cost, see the runs table)
 
-from rnnmemory.checkpoint import save_model
-from rnnmemory.inits import applied_init
-from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json
-from rnnmemory.runtime import end_job, tune_cpu_runtime
-from rnnmemory.training import TrainSettings, environment, resolve_device, run_metrics, train_cell
+import_torch_seconds = time.perf_counter() - started
+from rnnmemory.checkpoint import save_model  # noqa: E402
+from rnnmemory.inits import applied_init  # noqa: E402
+from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json  # noqa: E402
+from rnnmemory.runtime import end_job, tune_cpu_runtime  # noqa: E402
+from rnnmemory.training import (  # noqa: E402
+    TrainSettings,
+    environment,
+    resolve_device,
+    run_metrics,
+    train_cell,
+)
 
 TRAIN_KEYS = ("epochs", "lr", "optimizer", "batch_size", "grad_clip")
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -61,6 +70,7 @@ for k, seed in enumerate(seeds):
             **env,
             "time_cell_seconds": result.wall_seconds,
             "time_seed_seconds": result.wall_seconds / len(seeds),
+            "time_import_torch_seconds": import_torch_seconds,
         }
     )
     say(f"seed {seed}: test loss {records[-1]['final_test_loss']:.4g}, normalised "

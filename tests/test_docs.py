@@ -112,6 +112,12 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
         "Train jobs: 2, 100 s of job wall time, 95 s of it training: 5.0% job overhead (start, "
         "imports, reading and writing files); largest peak RSS 500 MiB."
     )
+    # where the jobs recorded their `import torch`: its share of the jobs' wall time
+    runs["time_import_torch_seconds"] = [1.5, 1.5, 2.5, 2.5]
+    assert job_overhead_line(runs, jobs).endswith(
+        "5.0% job overhead (start, imports, reading and writing files), `import torch` alone "
+        "4.0% (2.0 s a job, 1.5-2.5 s); largest peak RSS 500 MiB."
+    )
 
 
 def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():

@@ -62,13 +62,22 @@ def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
 
 def job_overhead_line(runs: pd.DataFrame, jobs: pd.DataFrame) -> str:
     """What the train jobs cost beyond training: their wall time against the training time
-    each measured inside (the runs' time_cell_seconds), and the largest peak memory."""
+    each measured inside (the runs' time_cell_seconds), the part of it that was ``import
+    torch`` where the runs record it, and the largest peak memory."""
     cells = jobs.set_index(CELL).join(cell_training_seconds(runs), how="inner")
     job, train = cells["job_seconds"].sum(), cells["time_cell_seconds"].sum()
+    torch_part = ""
+    if "time_import_torch_seconds" in runs and runs["time_import_torch_seconds"].notna().all():
+        per_cell = runs.groupby(CELL)["time_import_torch_seconds"].first()
+        seconds = cells.join(per_cell)["time_import_torch_seconds"]
+        torch_part = (
+            f", `import torch` alone {100 * seconds.sum() / job:.1f}% ({seconds.mean():.1f} s a "
+            f"job, {seconds.min():.1f}-{seconds.max():.1f} s)"
+        )
     return (
         f"Train jobs: {len(cells)}, {job:.0f} s of job wall time, {train:.0f} s of it "
         f"training: {100 * (job - train) / job:.1f}% job overhead (start, imports, reading "
-        f"and writing files); largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
+        f"and writing files){torch_part}; largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
     )
 
 

@@ -26,7 +26,8 @@ METRIC_COLUMNS = [
 ENVIRONMENT_COLUMNS = [
     "device", "backend", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
 ]  # fmt: skip
-TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds"]
+# time_import_torch_seconds: the train job's `import torch`, the largest part of its fixed cost
+TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds", "time_import_torch_seconds"]
 CELL = ["variant", "task", "arch", "seq_len"]
 
 
