@@ -80,11 +80,40 @@ def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps
 
 
 @pytest.mark.parametrize("arch,nonlinearity", CASES)
-def test_a_nan_weight_stays_in_its_seed(kernel, arch, nonlinearity):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch", [2, 13, 50, 51])
+def test_packed_tails_change_no_number(kernel, arch, nonlinearity, dtype, batch):
+    """Where a batch is no multiple of the vector width, train_last packs the seeds' part-filled
+    last blocks into shared vectors, each lane with its own seed's weights (csrc/pack.h): the
+    losses, dx and every gradient equal those of the call without packs, bit for bit. Five
+    seeds: packs of 2 to 4 seeds and a part-filled last one (tails of more than half a vector,
+    13 in float32 and 51 in float64 with AVX2's vectors, stay unpacked)."""
+    relu, gates = nonlinearity == "relu", {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+    gen = torch.Generator().manual_seed(batch)
+    rand = lambda *size: torch.randn(*size, generator=gen, dtype=dtype)  # noqa: E731
+    x = rand(5, 3, 40, batch)  # (K, I, T, N)
+    layer = [rand(5, gates * 5, 3) * 0.4, rand(5, gates * 5, 5) * 0.4, rand(5, gates * 5) * 0.1,
+             rand(5, gates * 5) * 0.1]  # fmt: skip
+    head, target = [rand(5, 2, 5), rand(5, 2)], rand(5, batch, 2)
+    packs = fused.load().tail_packs(5, batch, x.element_size())
+    lanes = 32 // x.element_size()  # AVX2's (with AVX-512's scalar weights, no packs)
+    per = lanes // (batch % lanes)
+    assert packs in (0, -(-5 // per) if per >= 2 else 0)
+    calls = [fused.train_last(arch, x, *layer, relu, *head, target, True, pack=pack)
+             for pack in (True, False)]  # fmt: skip
+    for name, a, b in zip(["losses", "dx", *"w_ih w_hh b_ih b_hh head_w head_b".split()],
+                          *calls, strict=True):  # fmt: skip
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("batch", [37, 50])
+def test_a_nan_weight_stays_in_its_seed(kernel, arch, nonlinearity, batch):
     """Divergence detection needs it: a NaN in seed 1's W_hh makes its loss and gradients NaN;
-    seeds 0 and 2 get the losses and gradients of a run without it, bit for bit."""
+    seeds 0 and 2 get the losses and gradients of a run without it, bit for bit (batch 50:
+    the three seeds' last blocks share a packed vector, lane by lane)."""
     shape = shape_of(arch, 1, nonlinearity)
-    x, target = sample_data(3, 37, 50, torch.float32)
+    x, target = sample_data(3, batch, 50, torch.float32)
     results = []
     for poisoned in (False, True):
         model = StackedRecurrentNet.from_seeds([0, 1, 2], arch, "fused", **shape)

@@ -259,12 +259,16 @@ class FusedLastState(torch.autograd.Function):
         return dx, *scaled, None, None, None, None
 
 
-def train_last(arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, need_dx, kept=-1):
+def train_last(
+    arch, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, need_dx, kept=-1, pack=True
+):
     """The kernel's one pass (``train_last`` in csrc/fused.cpp), no autograd: [losses (K,), dx
-    (or empty), dw_ih, dw_hh, db_ih, db_hh, dhead_w, dhead_b]. The load must have succeeded."""
+    (or empty), dw_ih, dw_hh, db_ih, db_hh, dhead_w, dhead_b]. The load must have succeeded.
+    ``pack``: the seeds' part-filled last blocks share vectors (csrc/pack.h; False: each its
+    own, the same numbers)."""
     return load().train_last(
         ARCH_CODES[arch], x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y.to(head_w.dtype),
-        need_dx, kept,
+        need_dx, kept, pack,
     )  # fmt: skip
 
 

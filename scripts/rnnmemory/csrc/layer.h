@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cells.h"
@@ -63,6 +64,9 @@ struct Problem {
   const T* grad = nullptr;
   bool grad_all = false;
   T *dx = nullptr, *partial = nullptr;
+  // packed tails (train_last): each task's lanes hold lanes / pack_tail seeds' pack_tail
+  // samples; partial is then (tasks, lanes / pack_tail, GR, H + I + 1), one slot per seed
+  int pack_tail = 0;
 
   static constexpr int lanes = Simd<T>::lanes;
   Weights<T> seed(int64_t k) const {
@@ -211,6 +215,28 @@ void write_partial(const Problem<T>& p, int64_t task, const Buffer<T>& acc, int 
   }
 }
 
+// A task of packed tails: each seed's share of its weight gradient, its lanes moved to lanes
+// 0..pack_tail and the rest zeroed (one permute and one mask), then summed as write_partial
+// sums that seed's own tail block: the same vector, so the same numbers.
+template <class T>
+void write_packed(const Problem<T>& p, int64_t task, const Buffer<T>& acc, int cols_p) {
+  using I = typename Simd<T>::I;
+  constexpr int L = Simd<T>::lanes;
+  const int cols = p.d.H + p.d.I + 1, tail = p.pack_tail, per = L / tail;
+  I from[L], keep[L];  // per seed slot j: lane l reads lane j * tail + l, kept if l < tail
+  for (int j = 0; j < per; ++j)
+    for (int l = 0; l < L; ++l) from[j][l] = (j * tail + l) % L, keep[j][l] = l < tail ? ~0 : 0;
+  T* o = p.partial + task * per * p.d.GR * cols;
+  for (int r = 0; r < p.d.GR; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      for (int j = 0; j < per; ++j) {
+        const Vec<T> v = (Vec<T>)((I)__builtin_shuffle(acc[r * cols_p + c], from[j]) & keep[j]);
+        o[(j * p.d.GR + r) * cols + c] = lane_sum<T, L>(reinterpret_cast<const T*>(&v));
+      }
+    }
+  }
+}
+
 // Per task: the weight gradient from forward's checkpoints and the gradient of the output,
 // each segment rerun forward in cache before walking back through it.
 template <class T>
@@ -247,8 +273,8 @@ void backward_tasks(const Problem<T>& p, int64_t begin, int64_t end) {
 // can walk back as soon as its forward pass ends, while the segments it kept are still in
 // cache: the last `kept` segments keep every step's buffers (no rerun), the earlier ones only
 // a checkpoint and are rerun as in backward_tasks. Writes h_T into out (K, H, N).
-template <class T>
-void train_tasks(const Problem<T>& p, const T* head_a, const T* head_c, int64_t kept,
+template <class T, class A = T>
+void train_tasks(const Problem<T>& p, const A* head_a, const T* head_c, int64_t kept,
                  int64_t begin, int64_t end) {
   const Dims d = p.d;
   const int64_t nseg = segments(p.steps);
@@ -298,7 +324,10 @@ void train_tasks(const Problem<T>& p, const T* head_a, const T* head_c, int64_t 
       segment_backward(p, w, t0, len, sg, scratch.g.data(), Seq<T>{}, dxs, dh.data(),
                        dc.data(), dxv.data(), acc.data());  // (no gradient of other states)
     }
-    write_partial(p, task, acc, scratch.cols_p);
+    if constexpr (std::is_same_v<A, T>)
+      write_partial(p, task, acc, scratch.cols_p);
+    else
+      write_packed(p, task, acc, scratch.cols_p);
   }
 }
 
