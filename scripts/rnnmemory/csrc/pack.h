@@ -30,33 +30,30 @@ struct TailPacks {
   bool used(int64_t m, int l) const { return l < seeds(m) * tail; }
   int64_t sample(int l) const { return full * lanes + l % tail; }
 
-  // per lane of pack m: where its seed's values start, in units of one seed's block (size)
-  void lane_seeds(int64_t m, int64_t* seed_of) const {
-    for (int l = 0; l < lanes; ++l) seed_of[l] = seed(m, l);
+  // f(at, packed, used) for every lane of every pack and every (row, step) e of a (K, rows,
+  // len, N) tensor: its index there, its index in (packs, rows, len, lanes), whether a sample
+  template <class F>
+  void for_lanes(int64_t rows, int64_t len, const F& f) const {
+    int64_t at[64];
+    for (int64_t m = 0; m < packs; ++m) {
+      for (int l = 0; l < lanes; ++l) at[l] = seed(m, l) * rows * len * N + sample(l);
+      for (int64_t e = 0; e < rows * len; ++e)
+        for (int l = 0; l < lanes; ++l)
+          f(at[l] + e * N, (m * rows * len + e) * lanes + l, used(m, l));
+    }
   }
   // a (K, rows, len, N) tensor's tails into (packs, rows, len, lanes), padding zero; and back
   template <class T>
   void gather(const T* src, int64_t rows, int64_t len, T* dst) const {
-    int64_t from[64];
-    for (int64_t m = 0; m < packs; ++m) {
-      lane_seeds(m, from);
-      for (int l = 0; l < lanes; ++l) from[l] = from[l] * rows * len * N + sample(l);
-      const int used_lanes = seeds(m) * tail;
-      for (int64_t e = 0; e < rows * len; ++e)
-        for (int l = 0; l < lanes; ++l)
-          dst[(m * rows * len + e) * lanes + l] = l < used_lanes ? src[from[l] + e * N] : T(0);
-    }
+    for_lanes(rows, len, [&](int64_t at, int64_t packed, bool used) {
+      dst[packed] = used ? src[at] : T(0);
+    });
   }
   template <class T>
   void scatter(const T* src, int64_t rows, int64_t len, T* dst) const {
-    int64_t to[64];
-    for (int64_t m = 0; m < packs; ++m) {
-      lane_seeds(m, to);
-      for (int l = 0; l < lanes; ++l) to[l] = to[l] * rows * len * N + sample(l);
-      for (int64_t e = 0; e < rows * len; ++e)
-        for (int l = 0; l < seeds(m) * tail; ++l)
-          dst[to[l] + e * N] = src[(m * rows * len + e) * lanes + l];
-    }
+    for_lanes(rows, len, [&](int64_t at, int64_t packed, bool used) {
+      if (used) dst[at] = src[packed];
+    });
   }
   // per-seed values, `size` per seed each repeated `reps` times (reps = lanes: fill_weights'
   // layout; 1: plain), into (packs, size, lanes) with each lane its seed's
@@ -64,8 +61,7 @@ struct TailPacks {
   void per_lane(const T* src, int64_t size, int reps, T* dst) const {
     int64_t from[64];
     for (int64_t m = 0; m < packs; ++m) {
-      lane_seeds(m, from);
-      for (int l = 0; l < lanes; ++l) from[l] *= size * reps;
+      for (int l = 0; l < lanes; ++l) from[l] = seed(m, l) * size * reps;
       for (int64_t e = 0; e < size; ++e)
         for (int l = 0; l < lanes; ++l) dst[(m * size + e) * lanes + l] = src[from[l] + e * reps];
     }
