@@ -19,10 +19,11 @@ namespace rnnfused {
 struct TailPacks {
   int64_t K, N, full, packs;
   int lanes, tail, per;
-  // allowed false: no packs (the tests compare both)
+  // allowed false: no packs (the tests compare both); none either where they would save no
+  // vector (a single seed): they cost per-lane copies of weights and inputs
   TailPacks(int64_t K_, int64_t N_, int lanes_, bool allowed = true)
       : K(K_), N(N_), full(N_ / lanes_), packs(0), lanes(lanes_), tail(N_ % lanes_), per(0) {
-    if (allowed && kRepeatWeights && tail && lanes / tail >= 2)
+    if (allowed && kRepeatWeights && tail && lanes / tail >= 2 && K > 1)
       per = lanes / tail, packs = (K + per - 1) / per;
   }
   int seeds(int64_t m) const { return static_cast<int>(std::min<int64_t>(per, K - m * per)); }
