@@ -135,9 +135,9 @@ def run(args):
             for seq_len, batch in shapes:
                 mine = {key[-1]: values for key, values in samples.items()
                         if key[:4] == (threads, arch, seq_len, batch)}  # fmt: skip
+                gflops = max(mine.pop("peak", [math.nan]))  # (GFLOP/s: the floor's best)
                 ms = {key: statistics.median(values) for key, values in mine.items()}
-                best = {key: min(values) for key, values in mine.items() if key != "peak"}
-                gflops = max(mine.get("peak", [math.nan]))
+                best = {key: min(values) for key, values in mine.items()}
                 for n_seeds in args.seeds:
                     row = dict(
                         arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,

@@ -35,8 +35,7 @@ def test_quick_trainer_benchmark_writes_its_tables_and_record(
     for path in ("reference", "bptt", "fused"):
         assert (table[f"{path}_ms"] > 0).all(), path
     assert table["fused_speedup"].equals(table["reference_ms"] / table["fused_ms"])
-    assert (table["fused_best_ms"] <= table["fused_ms"]).all()
-    assert (table["fused_over_floor"] > 1).all()  # the floor is a lower bound
+    assert (table["fused_best_ms"] <= table["fused_ms"]).all()  # a minimum, not a median
     assert (table["peak_gflops"] > 0).all() and (table["floor_ms"] > 0).all()
     record = json.loads((tmp_path / "trainer.json").read_text())
     assert record["command"].startswith("benchmarks/trainer.py --quick")

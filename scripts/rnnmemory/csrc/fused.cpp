@@ -191,26 +191,25 @@ void train_packed(const Problem<T>& pr, const TailPacks& tp, bool need_dx, const
   std::vector<T> blocks(K * tp.full * size), packed(tp.packs * tp.per * size);
   // (vectors, so aligned: the kernel reads weights and A as Vec<T>)
   Buffer<T> wv((sizes[0] + sizes[1] + sizes[2]) * tp.packs), av(tp.packs * d.H * d.H);
-  T *w = reinterpret_cast<T*>(wv.data()), *pa = reinterpret_cast<T*>(av.data());
+  T* w[3];  // the packs' three weight regions, laid out as fill_weights lays out the seeds'
+  w[0] = reinterpret_cast<T*>(wv.data()), w[1] = w[0] + tp.packs * sizes[0] * L;
+  w[2] = w[1] + tp.packs * sizes[1] * L;
   std::vector<T> px(tp.packs * d.I * steps * L), pc(tp.packs * d.H * L), pout(tp.packs * d.H * L);
   std::vector<T> pdx(need_dx ? px.size() : 0);
   Problem<T> full = pr;
   full.blocks = tp.full, full.partial = blocks.data();
   run_tasks(K * tp.full, [&](int64_t b, int64_t e) { train_tasks(full, a, c, kept, b, e); });
-  const T* regions[3] = {pr.w, pr.whh_t, pr.wih_t};  // fill_weights' layout, K seeds each
-  for (int64_t i = 0, at = 0; i < 3; at += tp.packs * sizes[i] * L, ++i)
-    tp.per_lane(regions[i], sizes[i], L, w + at);
-  tp.per_lane(a, d.H * d.H, 1, pa);
+  const T* seeds[3] = {pr.w, pr.whh_t, pr.wih_t};
+  for (int i = 0; i < 3; ++i) tp.per_lane(seeds[i], sizes[i], L, w[i]);
+  tp.per_lane(a, d.H * d.H, 1, reinterpret_cast<T*>(av.data()));
   tp.gather(pr.x, d.I, steps, px.data());
   tp.gather(c, d.H, 1, pc.data());
-  Problem<T> pk{d, tp.packs, steps, L, 1, w, w + tp.packs * sizes[0] * L,
-                w + tp.packs * (sizes[0] + sizes[1]) * L, px.data()};
+  Problem<T> pk{d, tp.packs, steps, L, 1, w[0], w[1], w[2], px.data()};
   pk.out = pout.data(), pk.dx = need_dx ? pdx.data() : nullptr, pk.partial = packed.data();
   pk.pack_tail = tp.tail;
-  run_tasks(tp.packs, [&](int64_t b, int64_t e) {
-    train_tasks(pk, static_cast<const Vec<T>*>(av.data()), static_cast<const T*>(pc.data()),
-                kept, b, e);
-  });
+  const Vec<T>* pa = av.data();
+  const T* pcs = pc.data();
+  run_tasks(tp.packs, [&](int64_t b, int64_t e) { train_tasks(pk, pa, pcs, kept, b, e); });
   tp.scatter(pout.data(), d.H, 1, pr.out);
   if (need_dx) tp.scatter(pdx.data(), d.I, steps, pr.dx);
   tp.merge(blocks.data(), packed.data(), size, pr.partial);
