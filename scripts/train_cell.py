@@ -6,15 +6,18 @@ import csv
 import sys
 import time
 
+from rnnmemory import jobserver
+
+jobserver.hand_over()  # from here on in a worker that has torch loaded (see jobserver.py)
 started = time.perf_counter()
-import torch  # noqa: E402 (timed: most of a train job's fixed cost, see the runs table)
+import torch  # timed: 2 s in a process of its own, nothing in a worker
 
 import_torch_seconds = time.perf_counter() - started
-from rnnmemory.checkpoint import save_model  # noqa: E402
-from rnnmemory.inits import applied_init  # noqa: E402
-from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json  # noqa: E402
-from rnnmemory.runtime import end_job, tune_cpu_runtime  # noqa: E402
-from rnnmemory.training import (  # noqa: E402
+from rnnmemory.checkpoint import save_model
+from rnnmemory.inits import applied_init
+from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json
+from rnnmemory.runtime import end_job, job_usage, tune_cpu_runtime
+from rnnmemory.training import (
     TrainSettings,
     environment,
     resolve_device,
@@ -48,7 +51,9 @@ result = train_cell(datasets, seeds, w.arch, model_cfg, settings, device=device,
 say(f"hidden size {result.model.hidden_size}, {result.backend}; trained in "
     f"{result.wall_seconds:.1f} s")  # fmt: skip
 
-env = {**environment(device), **runtime, "backend": result.backend}
+env = {**environment(device), **runtime, "backend": result.backend,
+       "job_server": jobserver.SERVED}  # fmt: skip
+usage = job_usage()  # peak RSS and CPU time so far: Snakemake's benchmark misses a worker
 records = []
 for k, seed in enumerate(seeds):
     params = {
@@ -71,6 +76,7 @@ for k, seed in enumerate(seeds):
             "time_cell_seconds": result.wall_seconds,
             "time_seed_seconds": result.wall_seconds / len(seeds),
             "time_import_torch_seconds": import_torch_seconds,
+            **usage,
         }
     )
     say(f"seed {seed}: test loss {records[-1]['final_test_loss']:.4g}, normalised "

@@ -46,9 +46,14 @@ def tiny(workdir, *args, targets=(), **kwargs):
     return snakemake(workdir, *targets, "--configfile", "tests/tiny.yaml", *args, **kwargs)
 
 
+def read_runs(workdir, results=TINY) -> pd.DataFrame:
+    return pd.read_csv(Path(workdir) / results / "tables/runs.csv")
+
+
 def runs_without_timing(workdir, results=TINY) -> pd.DataFrame:
-    """The runs table with the columns that measure the machine (time_*) set aside."""
-    return pd.read_csv(Path(workdir) / results / "tables/runs.csv").drop(columns=TIMING_COLUMNS)
+    """The runs table with the columns that measure the machine (time_*, job_*) set aside, and
+    job_server (whether a job server's worker ran the job, not a result)."""
+    return read_runs(workdir, results).drop(columns=[*TIMING_COLUMNS, "job_server"])
 
 
 def job_counts(output: str) -> dict:

@@ -118,6 +118,15 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
         "5.0% job overhead (start, imports, reading and writing files), `import torch` alone "
         "4.0% (2.0 s a job, 1.5-2.5 s); largest peak RSS 500 MiB."
     )
+    # a job run by the job server's worker: the worker measured its own memory and CPU (the
+    # benchmark saw only the waiting process); a job in its own process keeps the benchmark's
+    runs["job_server"] = [True, True, False, False]
+    runs["job_peak_rss_mib"], runs["job_cpu_seconds"] = [800.0] * 4, [30.0] * 4
+    jobs = read_train_jobs(tmp_path, runs)
+    assert jobs[["max_rss_mib", "cpu_seconds"]].values.tolist() == [[800.0, 67.0], [500.0, 57.0]]
+    assert job_overhead_line(runs, jobs).endswith(
+        "(2.0 s a job, 1.5-2.5 s); 1 of 2 run by the job server; largest peak RSS 800 MiB."
+    )
 
 
 def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():

@@ -41,17 +41,26 @@ def run_line(record: dict) -> str:
 
 
 def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
-    """Each trained cell's job wall time and peak RSS, from Snakemake's benchmark file (the
-    path StudyPaths gives); cells without one (a run copied from elsewhere) are left out."""
+    """Each trained cell's job wall time, peak RSS and CPU time, from Snakemake's benchmark
+    file (the path StudyPaths gives); cells without one (a run copied from elsewhere) are left
+    out. A job run by a job server's worker measured its worker itself (the runs' job_*
+    columns): the benchmark saw only the process that waited for it."""
     paths = StudyPaths(str(results))
+    served = runs.groupby(CELL).first() if "job_server" in runs else None
     rows = []
     for cell in runs[CELL].drop_duplicates().to_dict("records"):
         name = paths.cell_name.format(**cell)
         path = Path(paths.job_benchmark.format(rule="train", name=name))
-        if path.exists():
-            bench = pd.read_csv(path, sep="\t").iloc[-1]
-            rows.append(dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
-                             cpu_seconds=bench.get("cpu_time", float("nan"))))  # fmt: skip
+        if not path.exists():
+            continue
+        bench = pd.read_csv(path, sep="\t").iloc[-1]
+        row = dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
+                   cpu_seconds=bench.get("cpu_time", float("nan")))  # fmt: skip
+        worker = None if served is None else served.loc[tuple(cell.values())]
+        if worker is not None and pd.notna(worker["job_server"]) and bool(worker["job_server"]):
+            row["max_rss_mib"] = max(row["max_rss_mib"], worker["job_peak_rss_mib"])
+            row["cpu_seconds"] += worker["job_cpu_seconds"]
+        rows.append(row)
     return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds"])
 
 
@@ -63,21 +72,25 @@ def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
 def job_overhead_line(runs: pd.DataFrame, jobs: pd.DataFrame) -> str:
     """What the train jobs cost beyond training: their wall time against the training time
     each measured inside (the runs' time_cell_seconds), the part of it that was ``import
-    torch`` where the runs record it, and the largest peak memory."""
+    torch`` and how many jobs a job server ran, where the runs record them, and the largest
+    peak memory."""
     cells = jobs.set_index(CELL).join(cell_training_seconds(runs), how="inner")
     job, train = cells["job_seconds"].sum(), cells["time_cell_seconds"].sum()
-    torch_part = ""
+    per_cell = runs.groupby(CELL).first()
+    parts = ""
     if "time_import_torch_seconds" in runs and runs["time_import_torch_seconds"].notna().all():
-        per_cell = runs.groupby(CELL)["time_import_torch_seconds"].first()
-        seconds = cells.join(per_cell)["time_import_torch_seconds"]
-        torch_part = (
+        seconds = per_cell.loc[cells.index, "time_import_torch_seconds"]
+        parts += (
             f", `import torch` alone {100 * seconds.sum() / job:.1f}% ({seconds.mean():.1f} s a "
             f"job, {seconds.min():.1f}-{seconds.max():.1f} s)"
         )
+    if "job_server" in runs and runs["job_server"].notna().all():
+        served = per_cell.loc[cells.index, "job_server"].astype(bool)
+        parts += f"; {served.sum()} of {len(served)} run by the job server"
     return (
         f"Train jobs: {len(cells)}, {job:.0f} s of job wall time, {train:.0f} s of it "
         f"training: {100 * (job - train) / job:.1f}% job overhead (start, imports, reading "
-        f"and writing files){torch_part}; largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
+        f"and writing files){parts}; largest peak RSS {cells['max_rss_mib'].max():.0f} MiB."
     )
 
 

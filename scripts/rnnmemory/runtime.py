@@ -16,6 +16,7 @@ And one for the end of a job (``end_job``): exit without the interpreter's teard
 import ctypes
 import ctypes.util
 import os
+import resource
 import sys
 from typing import NoReturn
 
@@ -39,6 +40,20 @@ def keep_freed_memory() -> bool:
 def tune_cpu_runtime() -> dict:
     """Both settings; returns what was applied (recorded with each run)."""
     return {"flush_denormal": torch.set_flush_denormal(True), "malloc_tuned": keep_freed_memory()}
+
+
+def job_usage() -> dict:
+    """This process's peak RSS and CPU time so far, its finished children's (a kernel build)
+    included. Measured in the job itself: Snakemake's benchmark watches the job's process and
+    its children, and a job server's worker is neither (see jobserver.py)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return {
+        "job_peak_rss_mib": max(own.ru_maxrss, children.ru_maxrss) / 1024,  # KiB on Linux
+        "job_cpu_seconds": sum(u.ru_utime + u.ru_stime for u in (own, children)),
+    }
 
 
 def end_job() -> NoReturn:

@@ -1,8 +1,8 @@
 rule train_cell:
     """Train every seed of one (variant, task, arch, seq_len) cell in one process, batched.
     Writes the model, learning curves and metrics only: probes are jobs of their own. One job
-    per cell, although each pays its `import torch` (about 2 s here; the runs table records
-    it): a stopped study keeps each finished cell; a cluster runs cells in parallel."""
+    per cell: a stopped study keeps each finished cell, a cluster runs cells in parallel;
+    run locally, a job server's worker saves each its `import torch` (jobserver.py)."""
     input:
         dataset=dataset_of,
     output:
