@@ -6,6 +6,7 @@ import os
 import pytest
 
 from helpers import TINY, copy_project, read_runs, runs_without_timing, tiny
+from rnnmemory import jobserver
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +25,12 @@ def test_same_config_same_numbers(threads, tiny_study, tmp_path):
     if threads != 1:
         tiny(first, *override, targets=tables)
     second = copy_project(tmp_path / "second")
-    tiny(second, *override, targets=tables, env={**os.environ, "RNNMEMORY_JOB_SERVER": "0"})
-    assert read_runs(first)["job_server"].all() and not read_runs(second)["job_server"].any()
+    tiny(second, *override, targets=tables, env={**os.environ, jobserver.SWITCH_ENV: "0"})
+    assert (read_runs(first)["job_server"] == jobserver.wanted()).all()
+    assert not read_runs(second)["job_server"].any()
     tables = [runs_without_timing(workdir) for workdir in (first, second)]
     assert (tables[0]["threads"] == threads).all()
     assert tables[0].equals(tables[1])
-    history = [(w / TINY / "tables/history.csv").read_bytes() for w in (first, second)]
-    assert history[0] == history[1]  # byte for byte
+    for name in ["history", "gradients", "lengths", "predictions"]:  # probes' tables too
+        written = [(w / TINY / f"tables/{name}.csv").read_bytes() for w in (first, second)]
+        assert written[0] == written[1], name  # byte for byte

@@ -118,12 +118,15 @@ def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
         "5.0% job overhead (start, imports, reading and writing files), `import torch` alone "
         "4.0% (2.0 s a job, 1.5-2.5 s); largest peak RSS 500 MiB."
     )
-    # a job run by the job server's worker: the worker measured its own memory and CPU (the
-    # benchmark saw only the waiting process); a job in its own process keeps the benchmark's
+    # jobs that measured themselves: their CPU time, plus the benchmark's where a job server's
+    # worker ran the job (the benchmark then saw only the waiting process), the larger RSS
     runs["job_server"] = [True, True, False, False]
-    runs["job_peak_rss_mib"], runs["job_cpu_seconds"] = [800.0] * 4, [30.0] * 4
+    runs["job_peak_rss_mib"], runs["job_cpu_seconds"] = [800.0, 800.0, 450.0, 450.0], [30.0] * 4
     jobs = read_train_jobs(tmp_path, runs)
-    assert jobs[["max_rss_mib", "cpu_seconds"]].values.tolist() == [[800.0, 67.0], [500.0, 57.0]]
+    assert jobs[["max_rss_mib", "cpu_seconds", "cpu_in_job"]].values.tolist() == [
+        [800.0, 67.0, True],
+        [500.0, 30.0, True],
+    ]
     assert job_overhead_line(runs, jobs).endswith(
         "(2.0 s a job, 1.5-2.5 s); 1 of 2 run by the job server; largest peak RSS 800 MiB."
     )
@@ -156,6 +159,14 @@ def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():
     text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
     assert ("CPU time of the train jobs (Snakemake's benchmark files), summed: 30 s (fused) "
             "against 90 s (bptt): bptt took 3.00x as long." in text)  # fmt: skip
+    fused.tables["jobs"]["cpu_in_job"] = True  # exact, against the other's samples: wall time
+    assert "Training time of the train jobs (wall), summed: 40 s" in results_markdown(
+        [fused], [], [], (torch_ops, "make study ...")
+    )
+    torch_ops.tables["jobs"]["cpu_in_job"] = True  # both measured in the job
+    assert "CPU time of the train jobs (measured in each job), summed: 30 s (fused)" in (
+        results_markdown([fused], [], [], (torch_ops, "make study ..."))
+    )
     same = backend_comparison(fused, fused)  # one backend twice: labelled by role, not merged
     assert {"solved (fused, above)", "solved (fused, check)"} <= set(same.columns)
 

@@ -222,15 +222,18 @@ def backend_section(one: Study, other: Study, command: str) -> list[str]:
 
 
 def _cost_line(one: Study, other: Study, names: list[str]) -> str:
-    """What the two runs' train jobs cost: their CPU time where Snakemake's benchmark files
-    hold it (wall times also count the waits of jobs that shared a core, so they compare runs
-    made with different --cores badly), else the training wall time."""
-    cpu = [s.tables.get("jobs", pd.DataFrame()).get("cpu_seconds") for s in (one, other)]
-    if all(c is not None and len(c) and c.notna().all() for c in cpu):
-        what, times = (
-            "CPU time of the train jobs (Snakemake's benchmark files)",
-            [c.sum() for c in cpu],
-        )
+    """What the two runs' train jobs cost: their CPU time where both runs measured it the
+    same way (in each job, or from Snakemake's benchmark files, which sample it and miss a
+    job's last seconds; wall times also count the waits of jobs that shared a core, so they
+    compare runs made with different --cores badly), else the training wall time."""
+    jobs = [s.tables.get("jobs", pd.DataFrame()) for s in (one, other)]
+    sources = [set(j.get("cpu_in_job", pd.Series([False] * len(j))).astype(bool)) for j in jobs]
+    cpu = [j.get("cpu_seconds") for j in jobs]
+    if all(c is not None and len(c) and c.notna().all() for c in cpu) and (
+        len(sources[0]) == 1 and sources[0] == sources[1]
+    ):
+        how = "measured in each job" if True in sources[0] else "Snakemake's benchmark files"
+        what, times = f"CPU time of the train jobs ({how})", [c.sum() for c in cpu]
     else:
         what = "Training time of the train jobs (wall)"
         times = [cell_training_seconds(s.tables["runs"]).sum() for s in (one, other)]

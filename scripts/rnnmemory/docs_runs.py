@@ -43,10 +43,12 @@ def run_line(record: dict) -> str:
 def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """Each trained cell's job wall time, peak RSS and CPU time, from Snakemake's benchmark
     file (the path StudyPaths gives); cells without one (a run copied from elsewhere) are left
-    out. A job run by a job server's worker measured its worker itself (the runs' job_*
-    columns): the benchmark saw only the process that waited for it."""
+    out. Where the runs measured their job themselves (job_* columns, exact where the
+    benchmark samples), memory and CPU come from there: a job server's worker is invisible to
+    the benchmark, which then saw only the job's waiting process (its CPU time is added)."""
     paths = StudyPaths(str(results))
-    served = runs.groupby(CELL).first() if "job_server" in runs else None
+    measured = {"job_cpu_seconds", "job_peak_rss_mib", "job_server"} <= set(runs)
+    first = runs.groupby(CELL).first()
     rows = []
     for cell in runs[CELL].drop_duplicates().to_dict("records"):
         name = paths.cell_name.format(**cell)
@@ -55,13 +57,16 @@ def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
             continue
         bench = pd.read_csv(path, sep="\t").iloc[-1]
         row = dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
-                   cpu_seconds=bench.get("cpu_time", float("nan")))  # fmt: skip
-        worker = None if served is None else served.loc[tuple(cell.values())]
-        if worker is not None and pd.notna(worker["job_server"]) and bool(worker["job_server"]):
-            row["max_rss_mib"] = max(row["max_rss_mib"], worker["job_peak_rss_mib"])
-            row["cpu_seconds"] += worker["job_cpu_seconds"]
+                   cpu_seconds=bench.get("cpu_time", float("nan")), cpu_in_job=False)  # fmt: skip
+        job = first.loc[tuple(cell.values())]
+        if measured and pd.notna(job["job_cpu_seconds"]):
+            waiting = row["cpu_seconds"] if bool(job["job_server"]) else 0.0
+            row.update(max_rss_mib=max(row["max_rss_mib"], job["job_peak_rss_mib"]),
+                       cpu_seconds=job["job_cpu_seconds"] + waiting, cpu_in_job=True)  # fmt: skip
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds"])
+    return pd.DataFrame(
+        rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds", "cpu_in_job"]
+    )
 
 
 def cell_training_seconds(runs: pd.DataFrame) -> pd.Series:
