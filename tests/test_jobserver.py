@@ -181,7 +181,7 @@ def test_an_idle_server_exits_and_the_next_job_starts_another(tmp_path, server_d
     idle = {jobserver.IDLE_ENV: "1"}
     first = seen(run_job(tmp_path, server_dir, "0", **idle))
     assert gone(first["server"], seconds=30)
-    assert not list(server_dir.glob("*.sock")) and not list(server_dir.glob("*.pid"))
+    assert not list(server_dir.iterdir())  # its socket, pid, log and lock
     second = seen(run_job(tmp_path, server_dir, "0", **idle))
     assert first["served"] and second["served"] and first["server"] != second["server"]
 

@@ -167,8 +167,7 @@ def _connect(path: Path) -> socket.socket:
     """A connection to the server at ``path``, started first if none answers there."""
     with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
         return _dial(path)
-    with open(path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # jobs that start together start one server
+    with _start_lock(path):  # jobs that start together start one server
         with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
             return _dial(path)
         path.unlink(missing_ok=True)  # a dead server's socket
@@ -250,18 +249,35 @@ def serve(path: Path, ready: int) -> None:
 
 
 def _leave(path: Path, inode: int) -> bool:
-    """Remove this server's socket, pid and log, unless a job holds the lock to start one (a
-    new server's files have the same names)."""
-    with open(path.with_suffix(".lock"), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    """Remove this server's files, unless a job holds the lock to start a server (whose files
+    would have the same names)."""
+    with _start_lock(path, wait=False) as held:
+        if not held:
             return False
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_ino == inode:
-                for suffix in (".sock", ".pid", ".log"):
+                for suffix in (".sock", ".pid", ".log", ".lock"):
                     path.with_suffix(suffix).unlink(missing_ok=True)
     return True
+
+
+@contextlib.contextmanager
+def _start_lock(path: Path, wait: bool = True):
+    """Held by the job that starts a server, and by a server that leaves; yields False if
+    ``wait`` is off and another holds it. A lock file that a leaving server removed while a
+    job waited on it is opened again: the job would hold a lock nobody else can see."""
+    name = path.with_suffix(".lock")
+    while True:
+        with open(name, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            with contextlib.suppress(FileNotFoundError):
+                if os.fstat(lock.fileno()).st_ino == name.stat().st_ino:
+                    yield True
+                    return
 
 
 def _start(conn, listener, selector, jobs) -> None:
