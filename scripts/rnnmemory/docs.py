@@ -227,10 +227,11 @@ def _cost_line(one: Study, other: Study, names: list[str]) -> str:
     job's last seconds; wall times also count the waits of jobs that shared a core, so they
     compare runs made with different --cores badly), else the training wall time."""
     jobs = [s.tables.get("jobs", pd.DataFrame()) for s in (one, other)]
-    sources = [set(j.get("cpu_in_job", pd.Series([False] * len(j))).astype(bool)) for j in jobs]
+    # where each run's CPU times come from: {True} in the jobs, {False} the benchmark files
+    sources = [set(j["cpu_in_job"]) if "cpu_in_job" in j else {False} for j in jobs]
     cpu = [j.get("cpu_seconds") for j in jobs]
     if all(c is not None and len(c) and c.notna().all() for c in cpu) and (
-        len(sources[0]) == 1 and sources[0] == sources[1]
+        sources[0] == sources[1] and len(sources[0]) == 1
     ):
         how = "measured in each job" if True in sources[0] else "Snakemake's benchmark files"
         what, times = f"CPU time of the train jobs ({how})", [c.sum() for c in cpu]

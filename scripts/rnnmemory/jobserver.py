@@ -147,7 +147,7 @@ def _wait(conn: socket.socket) -> NoReturn:
     os._exit(status if status >= 0 else 128 - status)
 
 
-def _umask() -> int:
+def _umask() -> int:  # (io.py has its own: io imports numpy, 0.1 s that a job's wait can skip)
     mask = os.umask(0)
     os.umask(mask)
     return mask
