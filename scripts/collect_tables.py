@@ -3,7 +3,8 @@ the tidy tables of registry.TABLES (one row per run in ``runs``, parameter colum
 
 import pandas as pd
 
-from rnnmemory.horizon import horizon_table
+from rnnmemory.horizon import GROUP, horizon_table
+from rnnmemory.inference import paired_comparisons, seed_effect_table
 from rnnmemory.io import log_to, read_json
 from rnnmemory.registry import PROBES, TABLES
 from rnnmemory.tables import (
@@ -38,7 +39,8 @@ runs["outcome"] = classify_outcomes(runs, smk.params.solved_below, **smk.params.
 tables = {
     "runs": runs,
     "summary": summary_table(runs),
-    "horizon": horizon_table(runs),
+    "horizon": horizon_table(runs).merge(seed_effect_table(runs), on=GROUP, how="left"),
+    "comparisons": paired_comparisons(runs),
     "critical_length": critical_length_table(runs),
     "history": read_csvs(smk.input.history, "history"),
     **{name: read_csvs(smk.input[name], name) for name in PROBES if name in TABLES},

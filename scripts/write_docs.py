@@ -57,6 +57,8 @@ BENCHES = [
     ("Trainer on a GPU, per epoch", "trainer_cuda", gpu_trainer_summary),
 ]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
+# a study's verdicts by the old overlap rule, kept so the page says which changed and why
+OLD_VERDICTS = {"studies/remedies.yaml": "docs/data/remedies-verdicts-overlap-rule.csv"}
 
 
 def load_study(title: str, config_file: str, results_dir: str | None = None) -> Study | None:
@@ -71,7 +73,11 @@ def load_study(title: str, config_file: str, results_dir: str | None = None) -> 
     tables["jobs"] = read_train_jobs(results, tables["runs"])
     record_path = results / "benchmarks" / "study.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else None
-    return Study(title, config_file, config, results, record, tables)
+    old = OLD_VERDICTS.get(config_file)
+    old_verdicts = pd.read_csv(ROOT / old, comment="#") if old else None
+    if old_verdicts is not None:
+        old_verdicts.attrs["source"] = old
+    return Study(title, config_file, config, results, record, tables, old_verdicts)
 
 
 def load_bench(title: str, name: str, summary) -> Bench | None:

@@ -5,8 +5,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnnmemory.docs import budget_convergence, variant_comparison
+from rnnmemory.docs import variant_comparison
 from rnnmemory.headline import headline_rst
+from rnnmemory.inference import budget_convergence, paired_comparisons
 from rnnmemory.io import atomic_path, log_to
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -20,35 +21,46 @@ horizon = pd.read_parquet(smk.input.horizon)
 
 
 def other_study(config_file):
-    """(horizon table, config, where) of another study when it has been run, else None."""
+    """(tables {horizon, runs}, config, where) of another study when it has been run, else
+    (None, config, a note saying what was looked for)."""
     source = WORKFLOW / config_file
     config = yaml.safe_load(source.read_text()) if source.exists() else {}
-    table = Path(config.get("results_dir", "?")) / "tables" / "horizon.parquet"
-    if not table.exists():
-        return None, config, f"{source.name}, results not found at {table}"
-    return pd.read_parquet(table), config, f"{source.name} ({table})"
+    folder = Path(config.get("results_dir", "?")) / "tables"
+    if not (folder / "horizon.parquet").exists():
+        return None, config, f"{source.name} has no results at {folder}"
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("horizon", "runs")}
+    return tables, config, f"{source.name} ({folder})"
 
 
 def budget_check():
-    """T50 at every budget: this study's own budget variants, else the budget study's tables
-    when that study has been run (None when not)."""
+    """The budget check of this study's own budget variants, else of the budget study's
+    tables when that study has been run (None when not)."""
     if smk.params.budgets:
-        return budget_convergence(horizon, smk.params.budgets), "this study"
-    table, config, source = other_study(smk.params.budget_check)
+        return budget_convergence(runs, smk.params.budgets), "this study"
+    tables, config, source = other_study(smk.params.budget_check)
     budgets = (config.get("analysis") or {}).get("budget_variants")
-    if table is None or not budgets:
+    if tables is None or not budgets:
         return None, source
-    return budget_convergence(table, budgets), source
+    return budget_convergence(tables["runs"], budgets), source
 
 
+def remedies_check():
+    """The remedies study's paired comparisons (None when it has not been run)."""
+    tables, _, source = other_study(smk.params.remedies_check)
+    if tables is None:
+        return None, source
+    comparisons = paired_comparisons(tables["runs"])
+    return variant_comparison(comparisons, tables["horizon"]), source
+
+
+runs = pd.read_parquet(smk.input.runs)
 convergence, source = budget_check()
-remedies, _, remedies_source = other_study(smk.params.remedies_check)
+remedies, remedies_source = remedies_check()
 text = headline_rst(
-    horizon, pd.read_parquet(smk.input.summary), figures,
-    runs=pd.read_parquet(smk.input.runs), convergence=convergence, budget_source=source,
+    horizon, pd.read_parquet(smk.input.summary), figures, runs=runs, convergence=convergence,
+    budget_source=source,
     anchors=yaml.safe_load((WORKFLOW / smk.params.anchors).read_text())["anchors"],
-    remedies=None if remedies is None else variant_comparison(remedies),
-    remedies_source=remedies_source,
+    remedies=remedies, remedies_source=remedies_source,
 )  # fmt: skip
 with atomic_path(smk.output[0]) as tmp:
     Path(tmp).write_text(text)

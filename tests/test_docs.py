@@ -11,12 +11,11 @@ from rnnmemory import provenance
 from rnnmemory.docs import (
     Study,
     backend_comparison,
-    budget_convergence,
+    budget_table,
     readme_blocks,
     replace_block,
     results_markdown,
     t50_text,
-    variant_comparison,
 )
 from rnnmemory.docs_runs import (
     Bench,
@@ -25,16 +24,18 @@ from rnnmemory.docs_runs import (
     read_train_jobs,
     trainer_summary,
 )
+from rnnmemory.horizon import horizon_table
 from rnnmemory.provenance import run_record
 
 RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
               command="make study", wall_seconds=1234.4, finished="2026-11-26 02:00")  # fmt: skip
 
 
-def horizon_row(variant, arch, t50, low, high, censored=""):
+def horizon_row(variant, arch, t50, low, high, censored="", fit_note=""):
     return dict(variant=variant, task="adding", arch=arch, t50=t50, t50_low=low, t50_high=high,
                 slope=-3.0, n_runs=40, n_solved=20, censored=censored, shortest=5.0,
-                longest=40.0)  # fmt: skip
+                longest=40.0, fit_note=fit_note, seed_sd=0.0, seed_sd_low=0.0,
+                seed_sd_high=1.5)  # fmt: skip
 
 
 def study(variants=(), budgets=None):
@@ -49,17 +50,31 @@ def study(variants=(), budgets=None):
     return Study("The default study", "config.yaml", config, Path("/nonexistent"), RECORD, tables)
 
 
-def test_t50_text_states_censoring_and_open_ends():
+def test_t50_text_says_what_the_data_say():
+    """Censored, separated, flat and all-solved fits are said in words, never as a number from
+    the slope bound or a tie rule."""
     assert t50_text(horizon_row("base", "gru", 21.3, 15.2, 30.9)) == "21.3 [15.2, 30.9]"
-    assert t50_text(horizon_row("base", "lstm", np.nan, 33.0, np.inf, "above")) == "> 40 [33, open]"
-    assert t50_text(horizon_row("base", "rnn", np.nan, 0.0, 4.8, "below")) == "< 5 [open, 4.8]"
+    above = horizon_row("base", "lstm", np.nan, 33.0, np.inf, "above")
+    assert t50_text(above) == "> 40 (95% lower bound 33)"
+    below = horizon_row("base", "rnn", np.nan, 0.0, 5.0, "below")
+    assert t50_text(below) == "< 5 (95% upper bound 5)"
+    every = horizon_row("base", "gru", np.nan, 40.0, np.inf, "above", "all_solved")
+    assert t50_text(every) == "> 40 (all 40 solved; no upper estimate)"
+    gap = horizon_row("base", "gru", np.nan, 10.0, 20.0, "", "separated")
+    assert t50_text(gap) == "between 10 and 20 (separated; no point estimate)"
+    flat = horizon_row("base", "gru", np.nan, 0.0, np.inf, "", "flat")
+    assert t50_text(flat) == "no horizon (success does not fall with T) [open, open]"
+    step = horizon_row("base", "gru", 21.3, 19.0, 24.0, "", "slope_cap")
+    assert t50_text(step) == "21.3 [19, 24] (slope at its bound)"
+    for text in map(t50_text, [above, below, every, gap, flat, step]):
+        assert "nan" not in text and "inf" not in text
 
 
 def test_results_page_and_readme_blocks_come_from_the_tables():
     default = study()
     text = results_markdown([default], [], ["horizon"])
-    assert "| adding | gru | base | 21.3 [15.2, 30.9] | 20 / 40 |" in text
-    assert "| adding | lstm | base | > 40 [33, open] | 20 / 40 |" in text
+    assert "| adding | gru | base | 21.3 [15.2, 30.9] | 20 / 40 | 0 [0, 1.5] |" in text
+    assert "| adding | lstm | base | > 40 (95% lower bound 33) | 20 / 40 | 0 [0, 1.5] |" in text
     assert ("commit `0123456789` (last clean), AMD EPYC (2 cores), 1 invocation of "
             "`scripts/study.py` took 20 min 34 s in all") in text  # fmt: skip
     assert results_markdown([default], [], ["horizon"]) == text  # the same tables, the same text
@@ -74,23 +89,40 @@ def test_results_page_and_readme_blocks_come_from_the_tables():
     assert again == readme  # regenerating changes nothing
 
 
-def test_budget_check_and_remedies_are_judged_by_their_intervals():
+def arm(variant, counts, lengths=(10, 20, 40, 80), seeds=12, arch="gru"):
+    """Runs of one arm: at lengths[i], seeds 0 .. counts[i]-1 solved."""
+    return pd.DataFrame([dict(variant=variant, task="adding", arch=arch, seq_len=t, seed=s,
+                              solved=s < k, outcome="solved" if s < k else "last_only")
+                         for t, k in zip(lengths, counts, strict=True)
+                         for s in range(seeds)])  # fmt: skip
+
+
+def with_runs(default, arms):
+    runs = pd.concat(arms, ignore_index=True)
+    default.tables["runs"] = runs
+    default.tables["horizon"] = horizon_table(runs)
+    return default
+
+
+def test_budget_check_and_remedies_are_judged_by_paired_runs():
     budgets = {"updates_4x": 4, "updates_16x": 16}
-    converged = study([("updates_4x", 25.0, 18.0, 33.0), ("updates_16x", 30.0, 22.0, 41.0)],
-                      budgets)  # fmt: skip
-    table = budget_convergence(converged.tables["horizon"], budgets).set_index("arch")
-    assert table.loc["gru", "converged"] == "yes"
-    moved = study([("updates_4x", 25.0, 18.0, 33.0), ("updates_16x", 80.0, 50.0, 120.0)], budgets)
-    table = budget_convergence(moved.tables["horizon"], budgets).set_index("arch")
-    assert table.loc["gru", "converged"] == "no" and table.loc["lstm", "converged"] == "?"
-    assert "Budget check" in results_markdown([moved], [], [])
-    remedies = study([("orthogonal", 80.0, 50.0, 120.0), ("grad_clip_1", 20.0, 14.0, 29.0)])
-    verdicts = variant_comparison(remedies.tables["horizon"]).set_index("variant")
-    assert verdicts.loc["orthogonal", "vs base (95% CIs)"] == "longer"
-    assert verdicts.loc["grad_clip_1", "vs base (95% CIs)"] == "same"
-    assert "| adding | gru | 21.3 [15.2, 30.9] | orthogonal | 80 [50, 120] | longer |" in (
-        results_markdown([remedies], [], [])
-    )
+    same = [12, 9, 5, 1]
+    arms = [arm("base", [12, 10, 3, 0]), arm("updates_4x", same), arm("updates_16x", same)]
+    budget = with_runs(study(budgets=budgets), arms)
+    table = budget_table(budget.tables["runs"], budget.tables["horizon"], budgets)
+    row = table.set_index("arch").loc["gru"]
+    # 12 seeds: the ratio interval is far wider than the equivalence margin
+    assert row["converged"] == "not shown" and "T50 ratio updates_16x / updates_4x" in table
+    assert "Budget check" in results_markdown([budget], [], [])
+    remedies = with_runs(study(), [arm("base", [11, 10, 2, 0]), arm("orthogonal", [12, 12, 6, 0]),
+                                   arm("grad_clip_1", [11, 10, 2, 0])])  # fmt: skip
+    text = results_markdown([remedies], [], [])
+    # the published orthogonal RNN (12/12/6/0 against 11/10/2/0), 'same' by the overlap rule
+    orthogonal = "| orthogonal | 40.2 [33.4, 47.5] | 7 / 0 of 48 pairs | longer (ratio 1.3"
+    # grad_clip_1 (no discordant pair) cannot reject, so it is not in the Holm family
+    assert orthogonal + " [0.88, 1.9], p = 0.016) |" in text
+    clipped = "| grad_clip_1 | 29.9 [21.4, 39.5] | 0 / 0 of 48 pairs | no detectable difference"
+    assert clipped in text
 
 
 def test_job_overhead_is_job_wall_time_beyond_the_training_inside(tmp_path):
@@ -146,8 +178,8 @@ def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():
     torch_ops = trained_by("bptt", [True, False, True], (50.0, 35.0, 70.0), 100.0)
     table = backend_comparison(fused, torch_ops).set_index("arch")
     assert table.loc["gru", "runs that changed label"] == 2
-    assert table.loc["gru", "95% CIs overlap"] == "no"
-    assert table.loc["lstm", "95% CIs overlap"] == "yes"  # the same censored horizon twice
+    # one run gained, one lost: no detectable difference, by the paired test
+    assert table.loc["gru", "bptt vs fused (paired)"].startswith("no detectable difference")
     assert table.loc["gru", "T50 (bptt)"] == "50 [35, 70]"
     text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
     assert "## The default study trained by bptt (fused above)" in text
@@ -234,3 +266,23 @@ def test_run_record_names_the_commit_given_for_a_copied_tree(monkeypatch):
         record = run_record("make bench", 1.0)
         assert record | {"finished": ""} == here | {
             "commit": "f" * 40, "dirty": dirty, "finished": ""}  # fmt: skip
+
+
+def test_changed_verdicts_say_whether_the_test_or_the_runs_changed_them():
+    from rnnmemory.docs import verdict_changes
+    from rnnmemory.inference import paired_comparisons
+
+    runs = pd.concat([arm("base", [11, 10, 2, 0]), arm("orthogonal", [12, 12, 6, 0]),
+                      arm("chrono", [12, 12, 12, 12]), arm("irnn", [11, 10, 2, 0])])  # fmt: skip
+    horizon = horizon_table(runs)
+    old = pd.DataFrame([dict(task="adding", arch="gru", variant=v, verdict=w)
+                        for v, w in [("orthogonal", "same"), ("chrono", "same"),
+                                     ("irnn", "same")]])  # fmt: skip
+    changes = verdict_changes(old, paired_comparisons(runs), horizon).set_index("variant")
+    assert "irnn" not in changes.index  # 'same' and 'no detectable difference': unchanged
+    # the overlap rule still says 'same' for orthogonal on these runs: the test changed it
+    assert changes.loc["orthogonal", "overlap rule, new runs"] == "same"
+    assert changes.loc["orthogonal", "why"].startswith("the paired test")
+    # chrono solves everything: the intervals separate too, so these runs changed it
+    assert changes.loc["chrono", "overlap rule, new runs"] == "longer"
+    assert changes.loc["chrono", "why"].startswith("the new runs")

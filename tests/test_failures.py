@@ -12,10 +12,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_diverging_runs_are_recorded_and_the_study_goes_on(tmp_path):
-    """SGD at lr 3 makes most runs of the tiny study (one task) blow up within 20 epochs, not
-    all."""
+    """SGD at lr 2 makes half the runs of the tiny study (one task) blow up within 20 epochs
+    (lr 1: 2 of 8, lr 3: all 8), not all."""
     workdir = copy_project(tmp_path)
-    tiny(workdir, "--config", "train={optimizer: sgd, lr: 3}", "tasks=[first_plus_last]")
+    tiny(workdir, "--config", "train={optimizer: sgd, lr: 2}", "tasks=[first_plus_last]")
     runs = pd.read_csv(workdir / TINY / "tables/runs.csv")
     assert len(runs) == 8
     diverged = runs[runs["outcome"] == "diverged"]

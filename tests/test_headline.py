@@ -8,9 +8,9 @@ import docutils.core
 import numpy as np
 import pandas as pd
 
-from rnnmemory.docs import budget_convergence
 from rnnmemory.headline import headline_rst
 from rnnmemory.horizon import horizon_table
+from rnnmemory.inference import budget_convergence
 
 
 def constructed():
@@ -42,11 +42,16 @@ def render(text):
     return out.decode(), warnings.getvalue()
 
 
+def sentences(text):
+    """The per-arch sentences of a first page (the lines that start with '- **')."""
+    return [line for line in text.split("\n") if line.startswith("- **")]
+
+
 def test_first_page_states_t50_budget_failures_and_anchors():
     runs, summary, horizon = constructed()
     png = b"\x89PNG" + bytes(range(256)) * 200  # 51 kB: longer than a docutils line may be
     figures = {"adding": (png, {"horizon": "figures/base/adding/horizon-adding-base.png"})}
-    convergence = budget_convergence(horizon, {"updates_4x": 4, "updates_16x": 16})
+    convergence = budget_convergence(runs, {"updates_4x": 4, "updates_16x": 16})
     anchors = [dict(source="Arjovsky, Shah & Bengio 2016, uRNN", our_task="adding", task="add",
                     result="lstm -> T=400", differs="1e5 updates")]  # fmt: skip
     text = headline_rst(horizon, summary, figures, runs=runs, convergence=convergence,
@@ -55,29 +60,54 @@ def test_first_page_states_t50_budget_failures_and_anchors():
     page, warnings = render(text)
     assert warnings == "" and "What the tables say" in page
     lstm = horizon[(horizon["variant"] == "base") & (horizon["arch"] == "lstm")].iloc[0]
-    assert f"<strong>lstm</strong> remembers up to T50 = {lstm['t50']:.3g}" in page
-    assert "<strong>gru</strong> remembers beyond the longest length studied: T50 &gt; 100" in page
-    assert "lstm on adding: budget-converged" in page
-    assert "memorised" in page and "Arjovsky" in page and "data:image/png;base64," in page
+    assert (f"<strong>lstm</strong>: half of its seeds still solve adding at T50 = "
+            f"{lstm['t50']:.3g} (95% CI ") in page  # fmt: skip
+    assert "<strong>gru</strong>: solves adding in " in page  # T50 1e4: beyond the lengths
+    # the answer in words comes before the figure
+    assert page.index("<strong>rnn</strong>:") < page.index("data:image/png;base64,")
+    for line in sentences(text):
+        assert "nan" not in line and "inf" not in line and "(10 seeds per length)" in line
+    check = convergence.set_index("arch").loc["lstm", "converged"]
+    verdict = "budget-converged" if check == "yes" else "budget convergence not shown"
+    assert f"lstm on adding: {verdict} (T50 ratio updates_16x / updates_4x " in page
+    assert "The budget check above measured: " in page  # the anchors' sentence follows it
+    assert "memorised" in page and "Arjovsky" in page
+
+
+def test_few_seeds_are_flagged_and_no_bound_contradicts_its_claim():
+    runs, _, _ = constructed()
+    few = runs[(runs["seed"] < 3) & (runs["variant"] == "base")]
+    summary = few.groupby(["variant", "task", "arch", "seq_len"])["solved"].agg(
+        n="size", n_solved="sum").reset_index()  # fmt: skip
+    text = headline_rst(horizon_table(few), summary, {}, runs=few)
+    lines = sentences(text)
+    assert len(lines) == 3 and all("**caution**: under 10 seeds per length" in x for x in lines)
+    for line in lines:  # never 'T50 > 100 (95% CI lower bound 80)'
+        assert "T50 >" not in line and "lower bound" not in line
 
 
 def test_first_page_says_when_no_budget_check_was_run():
     runs, summary, horizon = constructed()
     text = headline_rst(horizon, summary, {}, runs=runs, budget_source="budget.yaml, not run")
-    assert "no budget check found (budget.yaml, not run)" in text
+    assert "not measured in this checkout: budget.yaml, not run (make study" in text
+    assert "no budget check found" not in text
     assert render(text)[1] == ""
 
 
 def test_first_page_names_the_remedies_that_moved_t50():
     from rnnmemory.docs import variant_comparison
+    from rnnmemory.inference import paired_comparisons
 
     runs, summary, horizon = constructed()
-    orthogonal = horizon[horizon["variant"] == "base"].assign(variant="orthogonal")
-    orthogonal.loc[orthogonal["arch"] == "rnn", ["t50", "t50_low", "t50_high"]] = [90, 70, 99]
-    remedies = variant_comparison(pd.concat([horizon[horizon["variant"] == "base"], orthogonal]))
+    base = runs[runs["variant"] == "base"]
+    orthogonal = base.assign(variant="orthogonal")
+    longer = (orthogonal["arch"] == "rnn") & orthogonal["seq_len"].isin([20, 50])
+    orthogonal.loc[longer, "solved"] = True
+    both = pd.concat([base, orthogonal])
+    remedies = variant_comparison(paired_comparisons(both), horizon_table(both))
     text = headline_rst(horizon, summary, {}, remedies=remedies, remedies_source="remedies.yaml")
-    assert "rnn on adding (base T50 " in text and "orthogonal longer (90 [70, 99])" in text
-    assert "lstm on adding" in text and "no remedy moved T50; within the base's interval: " \
-        "orthogonal" in text  # fmt: skip
+    assert "rnn on adding (base T50 " in text and "orthogonal longer (ratio " in text
+    assert ("lstm on adding (base T50 " in text and "no remedy moved T50 detectably; no "
+            "detectable difference: orthogonal" in text)  # fmt: skip
     missing = headline_rst(horizon, summary, {}, remedies=None, remedies_source="remedies.yaml")
-    assert "no remedies study found (remedies.yaml)" in missing
+    assert "not measured in this checkout: remedies.yaml (make study" in missing

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnmemory.models import seeded_torch_net
-from rnnmemory.tasks import make_dataset
+from rnnmemory.tasks import make_dataset, run_seed
 from rnnmemory.training import _fresh_sets, initial_model
 
 MODEL = {"hidden_size": 6, "num_layers": 2, "nonlinearity": "relu", "lstm_forget_bias": None}
@@ -18,11 +18,12 @@ def nets(arch, init, seeds=(3, 4), seq_len=30):
     return [model.torch_net(k).state_dict() for k in range(len(seeds))]
 
 
-def torch_default(arch, seed):
+def torch_default(arch, seed, seq_len=30):
+    """torch.nn's network under the run's seed (tasks.run_seed), as nets() builds at T 30."""
     shape = dict(input_size=1, hidden_size=6, num_layers=2, output_size=1)
     if arch == "rnn":
         shape["nonlinearity"] = "relu"
-    return seeded_torch_net(seed, arch, **shape).state_dict()
+    return seeded_torch_net(run_seed("first_plus_last", seq_len, seed), arch, **shape).state_dict()
 
 
 def changed(state, reference):
@@ -33,6 +34,16 @@ def changed(state, reference):
 def test_default_is_torch_nn_under_the_seed(arch):
     for state, seed in zip(nets(arch, "default"), (3, 4), strict=True):
         assert changed(state, torch_default(arch, seed)) == set()
+
+
+def test_a_seed_starts_from_another_network_at_every_length_and_task():
+    """Runs at different lengths are independent trials (horizon.py): a seed's initial weights
+    differ between lengths and tasks, and are the same again for the same (task, T, seed)."""
+    at_30, again = nets("gru", "default", seq_len=30), nets("gru", "default", seq_len=30)
+    at_31 = nets("gru", "default", seq_len=31)
+    assert changed(at_30[0], again[0]) == set()
+    assert changed(at_30[0], at_31[0]) == set(at_30[0])
+    assert len({run_seed(t, n, 0) for t in ("adding", "first_plus_last") for n in (5, 10)}) == 4
 
 
 @pytest.mark.parametrize("arch,gates", [("rnn", 1), ("gru", 3), ("lstm", 4)])

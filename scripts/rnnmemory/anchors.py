@@ -53,35 +53,62 @@ def failure_sentences(runs: pd.DataFrame) -> list[str]:
 
 
 def remedy_sentences(comparison: pd.DataFrame | None, source: str) -> list[str]:
-    """Per (task, arch): the remedies that moved T50 (docs.variant_comparison), and how many
-    did not; a note when the remedies study was not run."""
+    """Per (task, arch): the remedies that moved T50 by the paired test (docs.variant_comparison)
+    and those with no detectable difference; a neutral note when the study has not run."""
     if comparison is None or comparison.empty:
-        return [f"no remedies study found ({source})"]
+        return [f"not measured in this checkout: {source} ({REMEDIES_HINT})"]
+    verdict_column = "vs base (paired, Holm)"
     lines = []
     for (task, arch), group in comparison.groupby(["task", "arch"], sort=True):
-        verdict = group["vs base (95% CIs)"]
-        moved = group[verdict != "same"]
-        parts = [f"{r['variant']} {r['vs base (95% CIs)']} ({r['variant T50']})"
-                 for _, r in moved.iterrows()]  # fmt: skip
-        same = ", ".join(group.loc[verdict == "same", "variant"])
-        text = "; ".join(parts) if parts else "no remedy moved T50"
+        moved = group[~group[verdict_column].str.startswith("no detectable")]
+        parts = [f"{r['variant']} {r[verdict_column]}" for _, r in moved.iterrows()]
+        same = ", ".join(group.loc[~group.index.isin(moved.index), "variant"])
+        text = "; ".join(parts) if parts else "no remedy moved T50 detectably"
         lines.append(f"{arch} on {task} (base T50 {group['base T50'].iloc[0]}): {text}"
-                     + (f"; within the base's interval: {same}" if same else ""))  # fmt: skip
+                     + (f"; no detectable difference: {same}" if same else ""))  # fmt: skip
     return lines
+
+
+REMEDIES_HINT = 'make study ARGS="--configfile studies/remedies.yaml" adds it'
+BUDGET_HINT = 'make study ARGS="--configfile studies/budget.yaml" adds it'
+
+
+def _ratio(row) -> str:
+    point = f"{row['ratio']:.2g} " if pd.notna(row["ratio"]) else ""
+    high = "open" if row["ratio_high"] == float("inf") else f"{row['ratio_high']:.2g}"
+    low = "open" if row["ratio_low"] == 0 else f"{row['ratio_low']:.2g}"
+    return f"{point}[{low}, {high}]"
 
 
 def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]:
-    """Per (task, arch) of the budget check: whether T50 is budget-converged, with its T50 at
-    every budget; a note when no budget check was run."""
+    """Per (task, arch) of the budget check (inference.budget_convergence): converged or not
+    shown, with the T50 ratio and the slope in log budget; a neutral note when not run."""
     if convergence is None or convergence.empty:
-        return [f"no budget check found ({source}): whether T50 moves with more updates is "
-                "not measured for this study"]  # fmt: skip
+        return [f"not measured in this checkout: {source} ({BUDGET_HINT})"]
     lines = []
     for _, row in convergence.iterrows():
-        budgets = [f"{c.split(' (')[0]} {row[c]}" for c in convergence.columns
-                   if c.endswith(")") and pd.notna(row[c])]  # fmt: skip
-        verdict = {"yes": "budget-converged", "no": "NOT budget-converged"}.get(
-            row["converged"], "budget convergence undecided"
-        )
-        lines.append(f"{row['arch']} on {row['task']}: {verdict} ({'; '.join(budgets)})")
+        verdict = ("budget-converged" if row["converged"] == "yes"
+                   else "budget convergence not shown")  # fmt: skip
+        slope = f"{row['slope']:.2g}" if pd.notna(row["slope"]) else "undetermined"
+        lines.append(f"{row['arch']} on {row['task']}: {verdict} (T50 ratio {row['compared']} "
+                     f"{_ratio(row)}; slope of log T50 in log budget {slope})")  # fmt: skip
     return lines
+
+
+def anchors_intro(convergence: pd.DataFrame | None, source: str) -> str:
+    """The sentence before the anchors' table: what this study's budget check measured (not
+    what one would expect), since every anchor trains far longer."""
+    longer = "Every anchor trains far longer than this study (5e3 to 5e6 updates)"
+    if convergence is None or convergence.empty:
+        return (f"{longer}; whether that explains a difference is not measured in this "
+                f"checkout (no budget study: {source})")  # fmt: skip
+    shown = convergence.loc[convergence["converged"] == "yes", "arch"].tolist()
+    not_shown = convergence.loc[convergence["converged"] != "yes", "arch"].tolist()
+    parts = []
+    if shown:
+        parts.append(f"T50 is budget-converged for {', '.join(shown)}, so more training does "
+                     "not explain a difference for them")  # fmt: skip
+    if not_shown:
+        parts.append(f"budget convergence is not shown for {', '.join(not_shown)}, so more "
+                     "training may explain a difference for them")  # fmt: skip
+    return f"{longer}. The budget check above measured: " + "; ".join(parts)

@@ -19,7 +19,7 @@ from .docs_runs import (
     markdown_table,
     run_line,
 )
-from .tables import CELL
+from .inference import budget_convergence, paired_comparisons
 
 
 def interval(low, high) -> str:
@@ -35,84 +35,134 @@ def _finite(value) -> bool:
 
 
 def t50_text(row) -> str:
-    """One horizon as text: '63 [41, 95]', '> 200 [150, open]' or '< 5 [open, 7.1]'."""
+    """One horizon as text that says what the data say (``fit_note``, horizon.py): '63 [41,
+    95]', '> 40 (95% lower bound 36)', '> 40 (all 80 solved; no upper estimate)', 'between 20
+    and 40 (separated; no point estimate)', ..."""
+    note, n = row.get("fit_note", ""), f"{row['n_runs']:.0f}"
+    low, high = row["t50_low"], row["t50_high"]
+    if note == "all_solved":
+        return f"> {row['longest']:g} (all {n} solved; no upper estimate)"
+    if note == "none_solved":
+        return f"< {row['shortest']:g} (none of {n} solved; no estimate)"
+    if note == "separated":
+        return f"between {low:g} and {high:g} (separated; no point estimate)"
+    if note == "flat":
+        return f"no horizon (success does not fall with T) {interval(low, high)}"
     if row["censored"] == "above":
-        return f"> {row['longest']:g} {interval(row['t50_low'], row['t50_high'])}"
+        return f"> {row['longest']:g} (95% lower bound {low:.3g})"
     if row["censored"] == "below":
-        return f"< {row['shortest']:g} {interval(row['t50_low'], row['t50_high'])}"
-    return f"{row['t50']:.3g} {interval(row['t50_low'], row['t50_high'])}"
+        return f"< {row['shortest']:g} (95% upper bound {high:.3g})"
+    capped = " (slope at its bound)" if note == "slope_cap" else ""
+    return f"{row['t50']:.3g} {interval(low, high)}{capped}"
+
+
+def seed_sd_text(row) -> str:
+    """The seed effect as text: '0.4 [0, 1.9]'; 'not determined [0.5, open]' where the best
+    fit is at the grid's bound; '-' where nothing varies (every run solved, or none)."""
+    low, high = row.get("seed_sd_low"), row.get("seed_sd_high")
+    if not _finite(low):
+        return "-"
+    span = f"[{low:.2g}, {'open' if not _finite(high) else f'{high:.2g}'}]"
+    point = f"{row['seed_sd']:.2g}" if _finite(row.get("seed_sd")) else "not determined"
+    return f"{point} {span}"
 
 
 def horizon_columns(horizon: pd.DataFrame) -> pd.DataFrame:
-    """task, arch, variant, 'T50 [95% CI]', solved runs, in a reader's order."""
+    """task, arch, variant, 'T50 [95% CI]', solved runs, seed effect, in a reader's order."""
     rows = horizon.assign(
         T50=horizon.apply(t50_text, axis=1),
         solved=horizon["n_solved"].astype(int).astype(str)
         + " / "
         + horizon["n_runs"].astype(int).astype(str),
+        seed=horizon.apply(seed_sd_text, axis=1),
         not_base=horizon["variant"] != BASE,
     ).sort_values(["task", "arch", "not_base", "variant"], kind="stable")
-    return rows[["task", "arch", "variant", "T50", "solved"]].rename(
-        columns={"T50": "T50 [95% CI]", "solved": "runs solved"}
+    return rows[["task", "arch", "variant", "T50", "solved", "seed"]].rename(
+        columns={"T50": "T50 [95% CI]", "solved": "runs solved", "seed": "seed effect SD"}
     )
 
 
-def overlap(a, b) -> bool:
-    """Whether two horizons' 95% intervals overlap (open ends reach 0 or infinity)."""
-    lows = [0.0 if not _finite(r["t50_low"]) else r["t50_low"] for r in (a, b)]
-    highs = [math.inf if not _finite(r["t50_high"]) else r["t50_high"] for r in (a, b)]
-    return max(lows) <= min(highs)
-
-
-def budget_convergence(horizon: pd.DataFrame, budgets: dict) -> pd.DataFrame:
-    """Per (task, arch): the horizon at every budget (variant -> multiple of the base
-    updates, base is 1) and whether it is budget-converged: the intervals at the two largest
-    budgets overlap."""
+def budget_table(runs: pd.DataFrame, horizon: pd.DataFrame, budgets: dict) -> pd.DataFrame:
+    """Per (task, arch): T50 at every budget (variant -> multiple of the base's updates) and
+    the budget check (inference.budget_convergence): the ratio of the two largest budgets'
+    T50s, whether it is inside the equivalence margin, and the slope in log budget."""
     budgets = {BASE: 1, **budgets}
-    order = sorted((m, v) for v, m in budgets.items() if v in set(horizon["variant"]))
+    check = budget_convergence(runs, budgets).set_index(["task", "arch"])
     rows = []
     for (task, arch), group in horizon.groupby(["task", "arch"], sort=True):
         by_variant = {r["variant"]: r for _, r in group.iterrows()}
         row = {"task": task, "arch": arch}
-        for multiple, variant in order:
+        for variant, multiple in sorted(budgets.items(), key=lambda item: item[1]):
             if variant in by_variant:
                 row[f"{multiple:g}x updates ({variant})"] = t50_text(by_variant[variant])
-        (_, second), (_, largest) = order[-2], order[-1]
-        both = second in by_variant and largest in by_variant
-        row["converged"] = (
-            ("yes" if overlap(by_variant[second], by_variant[largest]) else "no") if both else "?"
-        )
+        if (task, arch) in check.index:
+            c = check.loc[(task, arch)]
+            row[f"T50 ratio {c['compared']}"] = _ratio(c["ratio"], c["ratio_low"], c["ratio_high"])
+            row["converged"] = c["converged"]
+            row["slope in log budget"] = (
+                f"{c['slope']:.2g} {interval(c['slope_low'], c['slope_high'])}"
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def variant_comparison(horizon: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, arch): T50 of the base and of every variant, and per variant whether its 95%
-    interval separates from the base's ('longer', 'shorter') or overlaps it ('same')."""
+def _ratio(ratio, low, high) -> str:
+    point = f"{ratio:.2g} " if _finite(ratio) else ""
+    lo = "open" if not _finite(low) or low == 0 else f"{low:.2g}"
+    hi = "open" if not _finite(high) else f"{high:.2g}"
+    return f"{point}[{lo}, {hi}]"
+
+
+def variant_comparison(comparisons: pd.DataFrame, horizon: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, arch, variant): both T50s, the discordant pairs and the paired verdict
+    (``tables/comparisons``, inference.paired_comparisons)."""
+    fits = horizon.set_index(["task", "arch", "variant"])
     rows = []
-    for (task, arch), group in horizon.groupby(["task", "arch"], sort=True):
-        by_variant = {r["variant"]: r for _, r in group.iterrows()}
-        if BASE not in by_variant:
-            continue
-        base = by_variant[BASE]
-        for variant, row in by_variant.items():
-            if variant == BASE:
-                continue
-            verdict = "same" if overlap(base, row) else (
-                "longer" if _centre(row) > _centre(base) else "shorter")  # fmt: skip
-            rows.append({"task": task, "arch": arch, "base T50": t50_text(base),
-                         "variant": variant, "variant T50": t50_text(row),
-                         "vs base (95% CIs)": verdict})  # fmt: skip
+    for _, c in comparisons.iterrows():
+        base, variant = (fits.loc[(c["task"], c["arch"], v)]
+                         for v in (c["reference"], c["variant"]))  # fmt: skip
+        rows.append({"task": c["task"], "arch": c["arch"], "base T50": t50_text(base),
+                     "variant": c["variant"], "variant T50": t50_text(variant),
+                     "solved only by the variant / only by the base":
+                         f"{c['gained']:.0f} / {c['lost']:.0f} of {c['pairs']:.0f} pairs",
+                     "vs base (paired, Holm)": c["verdict"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _centre(row) -> float:
-    """Where a horizon sits, censored ones at their inner bound."""
-    if row["censored"] == "above":
-        return math.inf
-    if row["censored"] == "below":
-        return 0.0
-    return row["t50"]
+def overlap_verdict(base, variant) -> str:
+    """The old rule, kept only to say why a verdict changed: 'same' when the two 95% intervals
+    overlap (open ends reach 0 or infinity), else 'longer' or 'shorter'."""
+    lows = [r["t50_low"] if _finite(r["t50_low"]) else 0.0 for r in (base, variant)]
+    highs = [r["t50_high"] if _finite(r["t50_high"]) else math.inf for r in (base, variant)]
+    if max(lows) <= min(highs):
+        return "same"
+    return "longer" if variant["t50_low"] > base["t50_high"] else "shorter"
+
+
+def verdict_changes(old: pd.DataFrame, comparisons: pd.DataFrame, horizon: pd.DataFrame):
+    """Per (task, arch, variant) whose verdict changed: the old verdict (overlap rule, old
+    runs), the overlap rule on the new runs and the paired verdict, and why it changed: the
+    test (the old rule still says the old verdict on the new runs), the runs (the old rule on
+    the new runs agrees with the paired test), or both."""
+    fits = horizon.set_index(["task", "arch", "variant"])
+    rows = []
+    for _, c in comparisons.iterrows():
+        key = (c["task"], c["arch"], c["variant"])
+        before = old[(old["task"] == key[0]) & (old["arch"] == key[1]) & (old["variant"] == key[2])]
+        if before.empty:
+            continue
+        was = before["verdict"].iloc[0]
+        now = c["verdict"].split(" (")[0].replace("no detectable difference", "same")
+        if now == was:
+            continue
+        rule_now = overlap_verdict(fits.loc[(*key[:2], c["reference"])], fits.loc[key])
+        why = ("the paired test (the overlap rule still says so on the new runs)" if rule_now == was
+               else "the new runs (the overlap rule on them agrees)" if rule_now == now
+               else "both the new runs and the paired test")  # fmt: skip
+        rows.append({"task": key[0], "arch": key[1], "variant": key[2], "before": was,
+                     "overlap rule, new runs": rule_now, "now": c["verdict"],
+                     "why": why})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def outcome_counts(runs: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +178,10 @@ def study_section(title: str, config_file: str, record: dict | None, tables: dic
     lines = [f"## {title}", "", f"Config `{config_file}`."]
     lines.append(f"Run: {run_line(record)}." if record else "Run: no record (study.json).")
     horizon = markdown_table(horizon_columns(tables["horizon"]))
-    lines += ["", "Memory horizon T50 (95% profile-likelihood interval; `>`/`<`: beyond the",
-              "lengths studied):", "", horizon, ""]  # fmt: skip
+    lines += ["", "Memory horizon T50, the length at which half the seeds still solve the task",
+              "(95% profile-likelihood interval; `>`/`<`: beyond the lengths studied), and the",
+              "seed effect (SD of a seed's log-odds shared across lengths, 95% interval; 0:",
+              "runs at different lengths are independent trials):", "", horizon, ""]  # fmt: skip
     if "runs" in tables and "outcome" in tables["runs"]:
         lines += ["Outcomes of the base variant's runs (rules in the README):", "",
                   markdown_table(outcome_counts(tables["runs"])), ""]  # fmt: skip
@@ -148,6 +200,7 @@ class Study:
     results: Path
     record: dict | None
     tables: dict
+    old_verdicts: pd.DataFrame | None = None  # verdicts by the old overlap rule, if kept
 
     def figure(self, task: str, name: str) -> Path:
         return self.results / "figures" / BASE / task / f"{name}-{task}-{BASE}.png"
@@ -161,9 +214,11 @@ class Study:
 
 
 def budget_section(study: Study) -> list[str]:
-    table = budget_convergence(study.tables["horizon"], study.budgets)
-    return ["Budget check: T50 at each multiple of the base run's updates; **converged** when",
-            "the 95% intervals at the two largest budgets overlap.", "",
+    table = budget_table(study.tables["runs"], study.tables["horizon"], study.budgets)
+    return ["Budget check: T50 at each multiple of the base run's updates. **Converged** only",
+            "when the 95% interval of the T50 ratio of the two largest budgets lies inside",
+            "[0.8, 1.25] (an equivalence margin), else **not shown**; and the slope of log T50",
+            "against log budget (0: the budget does not matter), with its 95% interval.", "",
             markdown_table(table), ""]  # fmt: skip
 
 
@@ -182,25 +237,26 @@ def _labels(one: Study, other: Study) -> list[str]:
 
 def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
     """The same study trained by two backends, per (task, arch) of the base variant: runs
-    solved, T50 and whether the 95% intervals overlap, and how many seeds changed label."""
+    solved, T50, and the paired verdict on the same (seq_len, seed) runs (McNemar, Holm)."""
     names = _labels(one, other)
-    keys = ["task", "arch"]
     horizons = [s.tables["horizon"][s.tables["horizon"]["variant"] == BASE] for s in (one, other)]
     runs = [s.tables["runs"][s.tables["runs"]["variant"] == BASE] for s in (one, other)]
-    labels = runs[0].merge(runs[1], on=[*CELL, "seed"], suffixes=("_1", "_2"))
-    flips = (labels["solved_1"] != labels["solved_2"]).groupby([labels[k] for k in keys]).sum()
+    paired = paired_comparisons(
+        pd.concat([runs[0].assign(variant=BASE), runs[1].assign(variant="other")]),
+        pairs=[("other", BASE)],
+    ).set_index(["task", "arch"])
     rows = []
-    for (task, arch), first in horizons[0].groupby(keys, sort=True):
+    for (task, arch), first in horizons[0].groupby(["task", "arch"], sort=True):
         second = horizons[1][(horizons[1]["task"] == task) & (horizons[1]["arch"] == arch)]
-        if second.empty:
+        if second.empty or (task, arch) not in paired.index:
             continue
-        a, b = first.iloc[0], second.iloc[0]
+        a, b, c = first.iloc[0], second.iloc[0], paired.loc[(task, arch)]
         rows.append({"task": task, "arch": arch,
                      f"solved ({names[0]})": f"{a['n_solved']:.0f} / {a['n_runs']:.0f}",
                      f"solved ({names[1]})": f"{b['n_solved']:.0f} / {b['n_runs']:.0f}",
-                     "runs that changed label": int(flips.get((task, arch), 0)),
+                     "runs that changed label": int(c["gained"] + c["lost"]),
                      f"T50 ({names[0]})": t50_text(a), f"T50 ({names[1]})": t50_text(b),
-                     "95% CIs overlap": "yes" if overlap(a, b) else "no"})  # fmt: skip
+                     f"{names[1]} vs {names[0]} (paired)": c["verdict"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -262,6 +318,28 @@ def _flat(value) -> str:
     return str(value).replace("|", "/").replace("\n", " ")
 
 
+def comparison_section(study: Study) -> list[str]:
+    """Every variant against the base (paired), and which verdicts changed since the old rule
+    where the study keeps its old verdicts."""
+    comparisons = paired_comparisons(study.tables["runs"])
+    lines = ["Each variant against the base config, on the runs they share (same dataset and",
+             "initial stream per (task, T, seed)): McNemar's exact test on the pairs where one",
+             "solved and the other did not, Holm-corrected over the table; **longer** /",
+             "**shorter** at p < 0.05, with the T50 ratio (variant / base) and its 95% interval.",
+             "The interval treats the two arms as independent fits, so it is wider than the",
+             "paired test: a ratio interval that holds 1 beside a significant test is no",
+             "contradiction.", "",
+             markdown_table(variant_comparison(comparisons, study.tables["horizon"])),
+             ""]  # fmt: skip
+    if study.old_verdicts is not None:
+        changes = verdict_changes(study.old_verdicts, comparisons, study.tables["horizon"])
+        lines += ["Verdicts that changed since the overlap rule (the run of the old verdicts is",
+                  f"named in `{study.old_verdicts.attrs.get('source', '?')}`; the runs were",
+                  "retrained since, with their own streams per (task, T, seed)):", "",
+                  markdown_table(changes) if len(changes) else "None.", ""]  # fmt: skip
+    return lines
+
+
 def results_markdown(
     studies: list[Study],
     anchors: list[dict],
@@ -277,10 +355,8 @@ def results_markdown(
         lines += study_section(study.title, study.config_file, study.record, study.tables)
         if study.budgets:
             lines += budget_section(study)
-        elif (study.tables["horizon"]["variant"] != BASE).any():
-            lines += ["Each variant against the base config: **longer** or **shorter** when the",
-                      "95% intervals do not overlap, **same** when they do.", "",
-                      markdown_table(variant_comparison(study.tables["horizon"])), ""]  # fmt: skip
+        if (study.tables["horizon"]["variant"] != BASE).any():
+            lines += comparison_section(study)
         for task in study.config.get("tasks", []):
             present = [f for f in figures if study.figure(task, f).exists()]
             lines += [f"![{f} {task}]({study.doc_figure(task, f)})" for f in present[:1]]

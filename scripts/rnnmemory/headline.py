@@ -8,36 +8,65 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from .anchors import anchors_table, budget_sentences, failure_sentences, remedy_sentences
+from .anchors import (
+    anchors_intro,
+    anchors_table,
+    budget_sentences,
+    failure_sentences,
+    remedy_sentences,
+)
 from .archs import ARCH_RECORDS
 from .config import BASE
+from .docs import horizon_columns
 from .registry import FIGURES
 from .report_pages import html_table, inline_png
-
-HORIZON_COLUMNS = ["variant", "task", "arch", "t50", "t50_low", "t50_high", "censored",
-                   "n_solved", "n_runs"]  # fmt: skip
 
 
 def _bound(value) -> str:
     return "open" if not pd.notna(value) or value in (0, float("inf")) else f"{value:.3g}"
 
 
-def horizon_sentence(row, cell: pd.Series | None) -> str:
-    """'gru remembers up to T50 = 63 (95% CI 41 to 95) ...' for one horizon row."""
-    low, high = row["t50_low"], row["t50_high"]
+FEW_SEEDS = 10  # below this many seeds per length, the first page says the estimate is rough
+
+
+def horizon_claim(row) -> str:
+    """What one horizon row says, in words that claim no more than the data (fit_note)."""
+    note, low, high = row.get("fit_note", ""), row["t50_low"], row["t50_high"]
+    if note == "all_solved":
+        return (f"solves {row['task']} in all {int(row['n_runs'])} runs, up to T = "
+                f"{row['longest']:g}: its T50 lies beyond the lengths studied (no upper "
+                "estimate)")  # fmt: skip
+    if note == "none_solved":
+        return f"solves {row['task']} in none of its runs, not even at T = {row['shortest']:g}"
+    if note == "separated":
+        return (f"solves {row['task']} in every run up to T = {low:g} and in none from "
+                f"T = {high:g}: T50 lies between the two (no point estimate)")  # fmt: skip
+    if note == "flat":
+        return (f"solves {row['task']} about as often at every length studied: no horizon "
+                "can be read off")  # fmt: skip
     if row["censored"] == "above":
-        claim = (f"remembers beyond the longest length studied: T50 > {row['longest']:g} "
-                 f"(95% CI lower bound {_bound(low)})")  # fmt: skip
-    elif row["censored"] == "below":
-        claim = (f"does not remember even the shortest length studied: T50 < "
-                 f"{row['shortest']:g} (95% CI upper bound {_bound(high)})")  # fmt: skip
-    else:
-        interval = f"{_bound(low)} to {_bound(high)}"
-        claim = f"remembers up to T50 = {row['t50']:.3g} (95% CI {interval})"
-    sentence = f"- **{row['arch']}** {claim}, fitted to {int(row['n_runs'])} runs"
+        return (f"solves {row['task']} in more than half its seeds up to the longest length "
+                f"studied, T = {row['longest']:g}: the fit puts T50 beyond it, and the data "
+                f"rule out only T50 below {_bound(low)} (95%)")  # fmt: skip
+    if row["censored"] == "below":
+        return (f"solves {row['task']} in fewer than half its seeds even at the shortest "
+                f"length studied, T = {row['shortest']:g}: the data rule out only T50 above "
+                f"{_bound(high)} (95%)")  # fmt: skip
+    capped = "; the fitted curve is a step (slope at its bound)" if note == "slope_cap" else ""
+    return (f"half of its seeds still solve {row['task']} at T50 = {row['t50']:.3g} (95% CI "
+            f"{_bound(low)} to {_bound(high)}){capped}")  # fmt: skip
+
+
+def horizon_sentence(row, cell: pd.Series | None) -> str:
+    """'- **gru**: half of its seeds still solve adding at T50 = 63 (95% CI 41 to 95),
+    fitted to 80 runs (20 seeds per length); at T = 40 it solves 17 of 20.' for one row."""
+    sentence = f"- **{row['arch']}**: {horizon_claim(row)}, fitted to {int(row['n_runs'])} runs"
     if cell is not None:
-        sentence += (f"; at T = {cell['seq_len']:g} it solves {cell['n_solved']:g} of "
-                     f"{cell['n']:g} seeds")  # fmt: skip
+        seeds = int(cell["n"])
+        sentence += f" ({seeds} seeds per length)"
+        if seeds < FEW_SEEDS:
+            sentence += f" (**caution**: under {FEW_SEEDS} seeds per length, a rough estimate)"
+        sentence += f"; at T = {cell['seq_len']:g} it solves {cell['n_solved']:g} of {seeds}"
     return sentence + "."
 
 
@@ -66,11 +95,14 @@ def headline_rst(
 ) -> str:
     """``figures``: task -> (headline PNG bytes, {figure name: report path}) of the base
     variant. Variants other than base get their own sentences after the base ones. Then the
-    budget check (``convergence``, docs.budget_convergence), what the failed ``runs`` learned,
+    budget check (``convergence``, inference.budget_convergence), the remedies
+    (``remedies``, docs.variant_comparison), what the failed ``runs`` learned,
     and this study next to the published ``anchors``."""
     lines = [
-        "**What the tables say.** The memory horizon T50 is the sequence length at which a "
-        "logistic fit in log T to every run says half the seeds solve the task.",
+        "**What the tables say.** The memory horizon T50 is the sequence length at which half "
+        "the seeds still solve the task: a logistic fit in log T to every run (each run one "
+        "independent trial; a lapse term for runs that fail whatever T is), with a 95% "
+        "interval.",
         "",
     ]
     # archs in the registry's order (rnn, gru, lstm), the base variant first in each task
@@ -81,8 +113,6 @@ def headline_rst(
     for task, task_rows in order.groupby("task", sort=False):
         lines += [f"``{task}``", "~" * (len(task) + 4), ""]
         png, paths = figures.get(task, (None, {}))
-        if png is not None:
-            lines += _raw(inline_png(png, f"memory horizon of {task}", width="760px"))
         for variant, rows in task_rows.groupby("variant", sort=False):
             if variant != BASE:
                 lines += [f"Variant ``{variant}``:", ""]
@@ -92,29 +122,30 @@ def headline_rst(
                 last = cells.sort_values("seq_len").iloc[-1] if len(cells) else None
                 lines.append(horizon_sentence(row, last))
             lines.append("")
+        if png is not None:  # the answer in words first, then the figure
+            lines += _raw(inline_png(png, f"memory horizon of {task}", width="760px"))
         if paths:
             links = [figure_link(path, FIGURES[name].title) for name, path in paths.items()]
             lines += ["Figures: " + " · ".join(links), ""]
-    table = horizon[[c for c in HORIZON_COLUMNS if c in horizon]]
     lines += ["**Memory horizon per task, architecture and variant** (``tables/horizon.csv``; "
-              "0 or inf: an open end of the interval):", ""]  # fmt: skip
-    lines += _raw(html_table(table))
-    lines += ["**Does the training budget move T50?** (budget-converged: its 95% intervals at "
-              "the two largest budgets overlap)", ""]  # fmt: skip
+              "seed effect: SD of a seed's log-odds shared across lengths, 0 when runs at "
+              "different lengths are independent trials):", ""]  # fmt: skip
+    lines += _raw(html_table(horizon_columns(horizon)))
+    lines += ["**Does the training budget move T50?** (budget-converged: the 95% interval of "
+              "the T50 ratio of the two largest budgets lies inside [0.8, 1.25])", ""]  # fmt: skip
     lines += [f"- {s}." for s in budget_sentences(convergence, budget_source)] + [""]
-    if remedies_source:
-        lines += ["**Do the remedies move T50?** (each init or clipping against the base config; "
-                  "longer or shorter: the 95% intervals do not overlap)", ""]  # fmt: skip
-        lines += [f"- {s}." for s in remedy_sentences(remedies, remedies_source)] + [""]
+    lines += ["**Do the remedies move T50?** (each init or clipping against the base config, "
+              "paired by seed and length: McNemar's exact test, Holm-corrected)", ""]  # fmt: skip
+    lines += [f"- {s}." for s in remedy_sentences(remedies, remedies_source)] + [""]
     if runs is not None and "outcome" in runs:
-        lines += ["**What the failed runs learned instead** (outcome rules: README, *What each "
-                  "run learned*):", ""]  # fmt: skip
+        lines += ["**What the failed runs learned instead** (outcome rules: README, *What the "
+                  "pipeline does*, Outcome):", ""]  # fmt: skip
         lines += [f"- {s}." for s in failure_sentences(runs)] + [""]
     if anchors:
         lines += [
-            "**This study next to the published anchors.** No anchor uses this study's "
-            "criterion or budget; every one trains far longer (5e3 to 5e6 updates), so a "
-            "shorter horizon here is expected (``workflow/report/anchors.yaml``):",
+            "**This study next to the published anchors.** "
+            + anchors_intro(convergence, budget_source)
+            + " (``workflow/report/anchors.yaml``):",
             "",
         ]
         lines += _raw(html_table(anchors_table(anchors, horizon)))

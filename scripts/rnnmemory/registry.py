@@ -46,7 +46,14 @@ class Table:
 TABLES = {
     "runs": Table("one row per run: parameters, losses, outcome, learned weights", True),
     "summary": Table("per (variant, task, arch, seq_len): loss statistics, fraction solved", True),
-    "horizon": Table("memory horizon T50 per (variant, task, arch), with its 95% interval", True),
+    "horizon": Table(
+        "memory horizon T50 per (variant, task, arch): 95% interval, fit note, seed effect", True
+    ),
+    "comparisons": Table(
+        "every variant against the base per (task, arch): McNemar's exact "
+        "paired test, Holm, T50 ratio with its 95% interval",
+        True,
+    ),
     "critical_length": Table("T*: the longest length half the seeds solve, bootstrap interval"),
     "history": Table("every learning curve"),
     **{name: Table(probe.description) for name, probe in PROBES.items() if name != "weights"},

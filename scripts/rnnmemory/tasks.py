@@ -218,6 +218,16 @@ def dataset_rng(task: str, seq_len: int, seed: int, stream: int = 0) -> np.rando
     return np.random.default_rng(key)
 
 
+def run_seed(task: str, seq_len: int, seed: int) -> int:
+    """The torch seed of one run: its initial weights, remedies' draws and minibatch shuffles.
+    Its own per (task, seq_len, seed), so a seed's runs at different lengths are independent
+    trials (T50's interval assumes it; with one initial network per seed whatever T, a seed's
+    luck carried across lengths); the same for every arch and variant at one (task, seq_len,
+    seed), so comparisons of variants stay paired."""
+    key = [seed, seq_len, zlib.crc32(task.encode()), 2]  # 2: not a dataset stream (0, 1)
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
 def unigram_cross_entropy(train_labels: np.ndarray, test_labels: np.ndarray, n_classes: int):
     """Cross-entropy (nats) on the test labels of the training set's character frequencies."""
     counts = np.bincount(train_labels, minlength=n_classes) + 1.0  # add-one: no log(0)
@@ -244,6 +254,8 @@ def make_dataset(
         n_classes = x.shape[2]
         baseline = null = unigram_cross_entropy(y[:n_train], y[n_train:], n_classes)
     return {
+        "task": task,
+        "seq_len": seq_len,
         "x_train": x[:n_train],
         "y_train": y[:n_train],
         "x_test": x[n_train:],

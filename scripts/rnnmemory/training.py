@@ -25,7 +25,7 @@ from .models import (
     stack_data,
 )
 from .optim import OPTIMIZERS
-from .tasks import TASKS, dataset_rng
+from .tasks import TASKS, dataset_rng, run_seed
 
 
 @dataclass
@@ -85,13 +85,19 @@ def model_shape(datasets: list[dict], arch: str, model_cfg: dict) -> dict:
     return shape
 
 
+def run_seeds(datasets: list[dict], seeds: list[int]) -> list[int]:
+    """The torch seed of every run of a cell (``tasks.run_seed``), from its datasets' keys."""
+    return [run_seed(d["task"], int(d["seq_len"]), s) for d, s in zip(datasets, seeds, strict=True)]
+
+
 def initial_model(datasets, seeds, arch, model_cfg, backend="bptt") -> StackedRecurrentNet:
-    """Every seed's network as initialised before training: torch.nn's init under the seed,
-    then the config's remedies (LSTM forget bias, ``model.init``). Probes rebuild it."""
+    """Every seed's network as initialised before training: torch.nn's init under the run's
+    seed (``tasks.run_seed``), then the config's remedies (LSTM forget bias, ``model.init``).
+    Probes rebuild it."""
     shape = model_shape(datasets, arch, model_cfg)
     seq_len = datasets[0]["x_train"].shape[1]
     nets = []
-    for seed in seeds:
+    for seed in run_seeds(datasets, seeds):
         net = seeded_torch_net(seed, arch, model_cfg.get("lstm_forget_bias"), **shape)
         apply_init(net, arch, model_cfg.get("init", "default"), seed, seq_len)
         nets.append(net)
@@ -136,7 +142,8 @@ def train_cell(
 
     n_models, n_train = len(seeds), x_train.shape[3]
     batch_size = settings.batch_size or n_train
-    generators = [torch.Generator().manual_seed(s) for s in seeds]  # one shuffle stream per seed
+    # one shuffle stream per run
+    generators = [torch.Generator().manual_seed(s) for s in run_seeds(datasets, seeds)]
     active = torch.ones(n_models, dtype=torch.bool, device=device)
     diverged_epoch: list = [None] * n_models
     history: list[dict] = []

@@ -25,9 +25,11 @@ from .common import (
 )
 
 
-def logistic(seq_len, t50, slope):
-    """The horizon table's fit: P(solved | T) = 1 / (1 + exp(-slope (log T - log t50)))."""
-    return 1 / (1 + np.exp(-slope * (np.log(seq_len) - np.log(t50))))
+def logistic(seq_len, t50, slope, lapse=0.0):
+    """The horizon table's fit (horizon.py): P(solved | T) = (1 - lapse) sigmoid(slope (log T -
+    log t50) + d), d = log(0.5 / (0.5 - lapse)), so that P(t50) = 1/2."""
+    z = slope * (np.log(seq_len) - np.log(t50)) + np.log(0.5 / (0.5 - lapse))
+    return (1 - lapse) / (1 + np.exp(-z))
 
 
 def solved_fractions(runs):
@@ -69,13 +71,14 @@ def horizon(tables, solved_below):
             continue
         row = rows.loc[arch]
         if finite(row["t50"]) and finite(row["slope"]):
-            (line,) = ax.plot(grid, logistic(grid, row["t50"], row["slope"]), color=color, lw=2)
+            fit = logistic(grid, row["t50"], row["slope"], row.get("lapse", 0.0))
+            (line,) = ax.plot(grid, fit, color=color, lw=2)
             line.set_gid(f"fit:{arch}")
         censored = row["censored"] if row["censored"] in ("above", "below") else ""
-        text = t50_text(_with_ends(row, seq_lens)) if censored or finite(row["t50"]) else "no fit"
+        text = t50_text(_with_ends(row, seq_lens))  # words where there is no estimate
         # the archs' T50 marks a little apart around the 0.5 line, so that none hides another
         level = 0.5 + 0.08 * (i - (len(names) - 1) / 2)
-        label = f"T50 {text.split(' [')[0]}" if censored else None  # 'T50 > 200'
+        label = f"T50 {text.split(' (')[0]}" if censored else None  # 'T50 > 200'
         interval(ax, level, row["t50"], row["t50_low"], row["t50_high"], censored, edges, color,
                  vertical=False, label=label)  # fmt: skip
         handles.append(
