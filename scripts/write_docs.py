@@ -30,6 +30,7 @@ from rnnmemory.docs import (  # noqa: E402
     replace_block,
     results_markdown,
 )
+from rnnmemory.docs_backends import backend_section  # noqa: E402
 from rnnmemory.docs_runs import (  # noqa: E402
     Bench,
     benchmarks_markdown,
@@ -59,6 +60,8 @@ BENCHES = [
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 # a study's verdicts by the old overlap rule, kept so the page says which changed and why
 OLD_VERDICTS = {"studies/remedies.yaml": "docs/data/remedies-verdicts-overlap-rule.csv"}
+# a study's runs with the old streams (one network per seed at every T): the seed effect then
+OLD_STREAMS = {"config.yaml": "docs/data/default-study-old-streams-runs.csv"}
 
 
 def load_study(title: str, config_file: str, results_dir: str | None = None) -> Study | None:
@@ -73,11 +76,17 @@ def load_study(title: str, config_file: str, results_dir: str | None = None) -> 
     tables["jobs"] = read_train_jobs(results, tables["runs"])
     record_path = results / "benchmarks" / "study.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else None
-    old = OLD_VERDICTS.get(config_file)
-    old_verdicts = pd.read_csv(ROOT / old, comment="#") if old else None
-    if old_verdicts is not None:
-        old_verdicts.attrs["source"] = old
-    return Study(title, config_file, config, results, record, tables, old_verdicts)
+    kept = [read_kept(files.get(config_file)) for files in (OLD_VERDICTS, OLD_STREAMS)]
+    return Study(title, config_file, config, results, record, tables, *kept)
+
+
+def read_kept(path: str | None) -> pd.DataFrame | None:
+    """A table kept under docs/data (its comment lines name the run it comes from)."""
+    if path is None:
+        return None
+    frame = pd.read_csv(ROOT / path, comment="#")
+    frame.attrs["source"] = path
+    return frame
 
 
 def load_bench(title: str, name: str, summary) -> Bench | None:
@@ -101,8 +110,10 @@ def main(check: bool) -> int:
     # the backend check is a second run of the default study: only next to that one
     check_run = load_study("backend check", "config.yaml", BACKEND_CHECK[0])
     default_ran = studies[0].config_file == "config.yaml"
-    backend_check = (check_run, BACKEND_CHECK[1]) if check_run and default_ran else None
-    text = results_markdown(studies, anchors, FIGURES, backend_check)
+    checks = []
+    if check_run and default_ran:
+        checks += backend_section(studies[0], check_run, BACKEND_CHECK[1])
+    text = results_markdown(studies, anchors, FIGURES, checks)
     bench_text = benchmarks_markdown(benches)
     readme = ROOT / "README.md"
     new_readme = readme.read_text()

@@ -10,13 +10,13 @@ import pandas as pd
 from rnnmemory import provenance
 from rnnmemory.docs import (
     Study,
-    backend_comparison,
     budget_table,
     readme_blocks,
     replace_block,
     results_markdown,
     t50_text,
 )
+from rnnmemory.docs_backends import backend_comparison, backend_section
 from rnnmemory.docs_runs import (
     Bench,
     gpu_trainer_summary,
@@ -181,23 +181,23 @@ def test_backend_check_compares_aggregates_and_counts_the_runs_that_flipped():
     # one run gained, one lost: no detectable difference, by the paired test
     assert table.loc["gru", "bptt vs fused (paired)"].startswith("no detectable difference")
     assert table.loc["gru", "T50 (bptt)"] == "50 [35, 70]"
-    text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
+    text = results_markdown([fused], [], [], backend_section(fused, torch_ops, "make study ..."))
     assert "## The default study trained by bptt (fused above)" in text
     assert ("Training time of the train jobs (wall), summed: 40 s (fused) against 100 s (bptt): "
             "bptt took 2.50x as long." in text)  # fmt: skip
     for default, cpu in [(fused, 30.0), (torch_ops, 90.0)]:  # benchmark files: CPU time wins
         job = dict(variant="base", task="adding", arch="gru", seq_len=10, job_seconds=cpu + 5)
         default.tables["jobs"] = pd.DataFrame([dict(job, max_rss_mib=300.0, cpu_seconds=cpu)])
-    text = results_markdown([fused], [], [], (torch_ops, "make study ..."))
+    text = results_markdown([fused], [], [], backend_section(fused, torch_ops, "make study ..."))
     assert ("CPU time of the train jobs (Snakemake's benchmark files), summed: 30 s (fused) "
             "against 90 s (bptt): bptt took 3.00x as long." in text)  # fmt: skip
     fused.tables["jobs"]["cpu_in_job"] = True  # exact, against the other's samples: wall time
     assert "Training time of the train jobs (wall), summed: 40 s" in results_markdown(
-        [fused], [], [], (torch_ops, "make study ...")
+        [fused], [], [], backend_section(fused, torch_ops, "make study ...")
     )
     torch_ops.tables["jobs"]["cpu_in_job"] = True  # both measured in the job
     assert "CPU time of the train jobs (measured in each job), summed: 30 s (fused)" in (
-        results_markdown([fused], [], [], (torch_ops, "make study ..."))
+        results_markdown([fused], [], [], backend_section(fused, torch_ops, "make study ..."))
     )
     same = backend_comparison(fused, fused)  # one backend twice: labelled by role, not merged
     assert {"solved (fused, above)", "solved (fused, check)"} <= set(same.columns)
@@ -286,3 +286,17 @@ def test_changed_verdicts_say_whether_the_test_or_the_runs_changed_them():
     # chrono solves everything: the intervals separate too, so these runs changed it
     assert changes.loc["chrono", "overlap rule, new runs"] == "longer"
     assert changes.loc["chrono", "why"].startswith("the new runs")
+
+
+def test_the_seed_effect_of_the_old_streams_is_measured_beside_the_new():
+    default = with_runs(study(), [arm("base", [12, 10, 3, 0])])
+    default.tables["horizon"] = default.tables["horizon"].assign(
+        seed_sd=0.2, seed_sd_low=0.0, seed_sd_high=2.1
+    )
+    # the old streams: the same 4 seeds solve at every length, the others never
+    old = arm("base", [4, 4, 4, 4])
+    old.attrs["source"] = "docs/data/old.csv"
+    default.old_streams = old
+    text = results_markdown([default], [], [])
+    assert "runs in\n`docs/data/old.csv`, which names their commit" in text
+    assert "| adding | gru | not determined [" in text and "| 0.2 [0, 2.1] |" in text
