@@ -5,8 +5,9 @@ from the tables of named runs (never typed by hand, so they cannot go stale).
 
 Reads every study of STUDIES that has finished (its tables/horizon.parquet exists) and the
 benchmarks of BENCHES that have run (results/benchmarks/<name>.md and .json, from `make
-bench`). With --check it only says whether the files on disk match what the tables give (exit 1
-if not).
+bench`); where no benchmark has run in this checkout, docs/benchmarks.md and the README's bench
+block stay as they are (they name the run they come from). With --check it only says whether
+the files on disk match what the tables give (exit 1 if not).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from rnnmemory.docs import (  # noqa: E402
-    README_BLOCKS,
     Study,
     readme_blocks,
     replace_block,
@@ -117,17 +117,21 @@ def main(check: bool) -> int:
     bench_text = benchmarks_markdown(benches)
     readme = ROOT / "README.md"
     new_readme = readme.read_text()
-    for name, block in readme_blocks(studies, benches).items():
+    # benchmarks not run in this checkout keep their pages: those name the run they come from
+    blocks = readme_blocks(studies, benches) if benches else {
+        "results": readme_blocks(studies, benches)["results"]}  # fmt: skip
+    for name, block in blocks.items():
         new_readme = replace_block(new_readme, name, block)
     if check:
-        pages = [(docs / "results.md", text), (docs / "benchmarks.md", bench_text),
-                 (readme, new_readme)]  # fmt: skip
+        pages = [(docs / "results.md", text), (readme, new_readme)]
+        pages += [(docs / "benchmarks.md", bench_text)] if benches else []
         stale = [p for p, t in pages if not p.exists() or p.read_text() != t]
         print("stale: " + ", ".join(map(str, stale)) if stale else "docs are up to date")
         return 1 if stale else 0
     docs.mkdir(exist_ok=True)
     (docs / "results.md").write_text(text)
-    (docs / "benchmarks.md").write_text(bench_text)
+    if benches:
+        (docs / "benchmarks.md").write_text(bench_text)
     readme.write_text(new_readme)
     for study in studies:
         for task in study.config.get("tasks", []):
@@ -135,7 +139,8 @@ def main(check: bool) -> int:
                 source = study.figure(task, figure)
                 if source.exists():
                     shutil.copy(source, docs / study.doc_figure(task, figure))
-    print(f"wrote docs/results.md ({len(studies)} studies) and README blocks {README_BLOCKS}")
+    kept = "" if benches else "; no benchmark run here: docs/benchmarks.md and the bench block kept"
+    print(f"wrote docs/results.md ({len(studies)} studies) and README blocks {list(blocks)}{kept}")
     return 0
 
 

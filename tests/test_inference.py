@@ -154,3 +154,27 @@ def test_comparisons_that_cannot_reject_do_not_dilute_the_others():
     assert table.loc["a", "p_holm"] == table.loc["a", "p"] == pytest.approx(2 / 2**7)
     assert table.loc["b", "p_holm"] == table.loc["b", "p"] == 1.0  # 1 discordant pair
     assert table.loc["c", "gained"] + table.loc["c", "lost"] == 0
+
+
+def test_a_ratio_the_paired_test_does_not_confirm_is_not_called_no_difference():
+    """Runs solved as often (16 each, spread differently) while the ratio's interval excludes 1:
+    the verdict names the ratio and that the paired test does not confirm it."""
+    lengths = [10, 20, 40, 80]
+    runs = pd.concat(
+        [arm("base", [4, 4, 4, 4], lengths, 12), arm("v", [12, 10, 2, 0], lengths, 12)]
+    )
+    row = paired_comparisons(runs).iloc[0]
+    assert row["p"] > 0.05 and (row["ratio_low"] > 1 or row["ratio_high"] < 1)
+    assert "not confirmed by the paired test" in row["verdict"]
+
+
+def test_arms_without_a_t50_estimate_give_no_ratio_estimate():
+    """Two separated arms (all solved up to 20 vs up to 40): each has only a gap, so a ratio
+    '2' would be the old tie rule again; the interval stays."""
+    lengths = [10, 20, 40, 80]
+    runs = pd.concat(
+        [arm("base", [12, 12, 0, 0], lengths, 12), arm("v", [12, 12, 12, 0], lengths, 12)]
+    )
+    row = paired_comparisons(runs).iloc[0]
+    assert np.isnan(row["ratio"]) and row["ratio_low"] > 1
+    assert row["verdict"].startswith("longer (ratio [")

@@ -24,9 +24,12 @@ from .inference import budget_convergence, paired_comparisons, seed_effect_table
 def interval(low, high) -> str:
     """'[41, 95]' with open ends written as such (0 and inf are the horizon table's open
     ends)."""
-    lo = "open" if not _finite(low) or low == 0 else f"{low:.3g}"
-    hi = "open" if not _finite(high) else f"{high:.3g}"
-    return f"[{lo}, {hi}]"
+    return f"[{_number(low)}, {_number(high)}]"
+
+
+def _number(value) -> str:
+    """A bound of a horizon: 'open' where it is one (0, inf, NaN)."""
+    return "open" if not _finite(value) or value == 0 else f"{value:.3g}"
 
 
 def _finite(value) -> bool:
@@ -48,10 +51,10 @@ def t50_text(row) -> str:
     if note == "flat":
         return f"no horizon (success does not fall with T) {interval(low, high)}"
     if row["censored"] == "above":
-        return f"> {row['longest']:g} (95% lower bound {low:.3g})"
+        return f"> {row['longest']:g} (95% lower bound {_number(low)})"
     if row["censored"] == "below":
-        return f"< {row['shortest']:g} (95% upper bound {high:.3g})"
-    capped = " (slope at its bound)" if note == "slope_cap" else ""
+        return f"< {row['shortest']:g} (95% upper bound {_number(high)})"
+    capped = " (as steep as a step)" if note == "slope_cap" else ""
     return f"{row['t50']:.3g} {interval(low, high)}{capped}"
 
 
@@ -98,11 +101,16 @@ def budget_table(runs: pd.DataFrame, horizon: pd.DataFrame, budgets: dict) -> pd
             c = check.loc[(task, arch)]
             row[f"T50 ratio {c['compared']}"] = _ratio(c["ratio"], c["ratio_low"], c["ratio_high"])
             row["converged"] = c["converged"]
-            row["slope in log budget"] = (
-                f"{c['slope']:.2g} {interval(c['slope_low'], c['slope_high'])}"
-            )
+            row["slope in log budget"] = _slope(c["slope"], c["slope_low"], c["slope_high"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _slope(slope, low, high) -> str:
+    """A slope with its interval: 0 is a value here, infinite ends are open."""
+    ends = ["open" if not _finite(v) else f"{v:.2g}" for v in (low, high)]
+    point = f"{slope:.2g}" if _finite(slope) else "undetermined"
+    return f"{point} [{ends[0]}, {ends[1]}]"
 
 
 def _ratio(ratio, low, high) -> str:
@@ -156,8 +164,8 @@ def verdict_changes(old: pd.DataFrame, comparisons: pd.DataFrame, horizon: pd.Da
             continue
         rule_now = overlap_verdict(fits.loc[(*key[:2], c["reference"])], fits.loc[key])
         why = ("the paired test (the overlap rule still says so on the new runs)" if rule_now == was
-               else "the new runs (the overlap rule on them agrees)" if rule_now == now
-               else "both the new runs and the paired test")  # fmt: skip
+               else "the new runs and intervals (the overlap rule on them agrees)"
+               if rule_now == now else "both the new runs and the paired test")  # fmt: skip
         rows.append({"task": key[0], "arch": key[1], "variant": key[2], "before": was,
                      "overlap rule, new runs": rule_now, "now": c["verdict"],
                      "why": why})  # fmt: skip
@@ -302,9 +310,6 @@ def results_markdown(
     lines += checks or []
     lines += anchors_section(anchors)
     return "\n".join(lines).rstrip() + "\n"
-
-
-README_BLOCKS = ("results", "bench")
 
 
 def replace_block(text: str, name: str, block: str) -> str:

@@ -42,17 +42,18 @@ def horizon_claim(row) -> str:
         return (f"solves {row['task']} in every run up to T = {low:g} and in none from "
                 f"T = {high:g}: T50 lies between the two (no point estimate)")  # fmt: skip
     if note == "flat":
-        return (f"solves {row['task']} about as often at every length studied: no horizon "
-                "can be read off")  # fmt: skip
+        return (f"solves {row['task']} about as often at every length studied (or more often "
+                "at longer ones): no horizon can be read off")  # fmt: skip
     if row["censored"] == "above":
-        return (f"solves {row['task']} in more than half its seeds up to the longest length "
-                f"studied, T = {row['longest']:g}: the fit puts T50 beyond it, and the data "
-                f"rule out only T50 below {_bound(low)} (95%)")  # fmt: skip
+        return (f"the fit puts T50 on {row['task']} beyond the longest length studied, T = "
+                f"{row['longest']:g}; the data rule out only T50 below {_bound(low)} "
+                "(95%)")  # fmt: skip
     if row["censored"] == "below":
-        return (f"solves {row['task']} in fewer than half its seeds even at the shortest "
-                f"length studied, T = {row['shortest']:g}: the data rule out only T50 above "
-                f"{_bound(high)} (95%)")  # fmt: skip
-    capped = "; the fitted curve is a step (slope at its bound)" if note == "slope_cap" else ""
+        return (f"the fit puts T50 on {row['task']} below the shortest length studied, T = "
+                f"{row['shortest']:g}; the data rule out only T50 above {_bound(high)} "
+                "(95%)")  # fmt: skip
+    capped = ("; the data cannot tell the curve from a step (the slope's bound is inside its "
+              "interval)") if note == "slope_cap" else ""  # fmt: skip
     return (f"half of its seeds still solve {row['task']} at T50 = {row['t50']:.3g} (95% CI "
             f"{_bound(low)} to {_bound(high)}){capped}")  # fmt: skip
 

@@ -23,9 +23,10 @@ never as a number that looks measured (``fit_note``):
   the shortest) length studied, with no estimate; the bound is that length, not a fit.
 - ``separated``: every run solved up to one length and none from the next: t50 lies between
   the two (monotone memory), with no point estimate; the old tie rule put it at their middle.
-- ``flat``: the best curve does not fall with T: no horizon can be read off (open interval).
-- ``slope_cap``: the best slope is at MAX_SLOPE (a step between two lengths): estimate and
-  interval are the gap's, as steep as the bound allows.
+- ``flat``: the interval is open at both ends (or the best curve does not fall with T): no
+  horizon can be read off, and no estimate is given.
+- ``slope_cap``: the steepest slope allowed (MAX_SLOPE) is inside the slope's confidence region:
+  the data cannot tell the curve from a step, so estimate and interval depend on the bound.
 - ``above`` / ``below`` (in ``censored``): the best t50 lies beyond the lengths studied; t50 is
   NaN and only the interval's inner bound is a number (an interval reaching past the lengths
   studied is cut at the longest/shortest length, where the data end, not at the slope bound).
@@ -58,15 +59,12 @@ def centre_grid(lengths, n_grid=481) -> np.ndarray:
     return np.linspace(log_t.min() - wide, log_t.max() + wide, n_grid)
 
 
-def profiles(lengths, trials, successes, centres) -> tuple[np.ndarray, np.ndarray]:
-    """Profile log-likelihood of log t50 for M studies of one design, and the index of the
-    best (slope, lapse) per centre.
-
-    lengths, trials: (L,); successes: (M, L); centres: (C,) in log T. Returns (M, C) profile
-    log-likelihoods and (M, C) flat indices into (SLOPES, LAPSES)."""
+def _terms(lengths, trials, centres) -> tuple[np.ndarray, np.ndarray]:
+    """The log-likelihood of every (centre, slope, lapse) fit is linear in the solved counts:
+    loglik = successes @ per_success + constant. Returns per_success (C, F, L) and constant
+    (C, F) for the C centres, F = S x A fits (slope-major) and L lengths."""
     log_t = np.log(np.asarray(lengths, dtype=float))
     trials = np.asarray(trials, dtype=float)
-    successes = np.atleast_2d(np.asarray(successes, dtype=float))  # (M, L)
     shift = np.log(0.5 / (0.5 - LAPSES))  # d(lam): P(t50) = 1/2
     z = (SLOPES[None, :, None, None] * (log_t - centres[:, None, None, None])
          + shift[None, None, :, None])  # (C, S, A, L)  # fmt: skip
@@ -77,18 +75,40 @@ def profiles(lengths, trials, successes, centres) -> tuple[np.ndarray, np.ndarra
     log_q = np.logaddexp(np.log(np.maximum(LAPSES, 1e-300))[None, None, :, None],
                          log_keep + log_sig - z)  # fmt: skip
     n_fits = z.shape[1] * z.shape[2]
-    per_success = (log_p - log_q).reshape(len(centres) * n_fits, -1)  # (C*S*A, L)
-    constant = (log_q * trials).sum(axis=3).reshape(-1)  # (C*S*A,)
+    per_success = (log_p - log_q).reshape(len(centres), n_fits, -1)  # (C, F, L)
+    constant = (log_q * trials).sum(axis=3).reshape(len(centres), n_fits)  # (C, F)
+    return per_success, constant
+
+
+def profiles(lengths, trials, successes, centres) -> tuple[np.ndarray, np.ndarray]:
+    """Profile log-likelihood of log t50 for M studies of one design, and the index of the
+    best (slope, lapse) per centre.
+
+    lengths, trials: (L,); successes: (M, L); centres: (C,) in log T. Returns (M, C) profile
+    log-likelihoods and (M, C) flat indices into (SLOPES, LAPSES)."""
+    successes = np.atleast_2d(np.asarray(successes, dtype=float))  # (M, L)
+    per_success, constant = _terms(lengths, trials, centres)
+    flat = per_success.reshape(-1, per_success.shape[2])  # (C*F, L)
     out = np.empty((len(successes), len(centres)))
     best = np.empty((len(successes), len(centres)), dtype=int)
-    step = max(1, 2**22 // per_success.shape[0])  # studies per chunk: bounded memory
+    step = max(1, 2**22 // flat.shape[0])  # studies per chunk: bounded memory
     for i in range(0, len(successes), step):
-        loglik = (successes[i : i + step] @ per_success.T + constant).reshape(
-            -1, len(centres), n_fits
-        )  # (m, C, S*A)
+        loglik = (successes[i : i + step] @ flat.T + constant.reshape(-1)).reshape(
+            -1, *constant.shape
+        )  # (m, C, F)
         best[i : i + step] = loglik.argmax(axis=2)
         out[i : i + step] = np.take_along_axis(loglik, best[i : i + step, :, None], 2)[..., 0]
     return out, best
+
+
+def _cap_plausible(lengths, trials, successes, centre) -> np.ndarray:
+    """Per study: whether the steepest slope allowed (MAX_SLOPE) is inside the slope's
+    confidence region at the best centre: the data cannot tell the curve from a step, so the
+    estimate and its interval depend on the bound. centre: (M,) in log T."""
+    per_success, constant = _terms(lengths, trials, centre)  # (M, F, L), (M, F)
+    loglik = np.einsum("mfl,ml->mf", per_success, successes) + constant
+    by_slope = loglik.reshape(len(centre), len(SLOPES), len(LAPSES)).max(axis=2)  # (M, S)
+    return by_slope[:, -1] >= by_slope.max(axis=1) - CUTOFF / 2
 
 
 def _separation(successes, trials):
@@ -126,20 +146,25 @@ def fit_counts(lengths, trials, successes, n_grid=481) -> dict:
     best = (first + last) // 2
     inside = profile >= top - CUTOFF / 2
     lo_i, hi_i = inside.argmax(axis=1), n_grid - 1 - inside[:, ::-1].argmax(axis=1)
-    low = np.where(lo_i == 0, 0.0, np.exp(centres[lo_i]))
-    high = np.where(hi_i == n_grid - 1, np.inf, np.exp(centres[hi_i]))
+    # the grid points just outside the region: a bound never narrower than the interval
+    low = np.where(lo_i == 0, 0.0, np.exp(centres[np.maximum(lo_i - 1, 0)]))
+    high = np.where(hi_i == n_grid - 1, np.inf, np.exp(centres[np.minimum(hi_i + 1, n_grid - 1)]))
+    # no end bounded: the curve does not fall enough with T to place a horizon
+    flat = (lo_i == 0) & (hi_i == n_grid - 1)
     rows = np.arange(len(successes))
     s_i, a_i = np.divmod(best_fit[rows, best], len(LAPSES))
     slope, lapse = SLOPES[s_i], LAPSES[a_i]
     t50 = np.exp(centres[best])
     shortest, longest = lengths[0], lengths[-1]
-    censored = np.where(t50 > longest, "above", np.where(t50 < shortest, "below", ""))
+    flat |= slope == 0
+    censored = np.where(flat, "", np.where(t50 > longest, "above",
+                                           np.where(t50 < shortest, "below", "")))  # fmt: skip
     # the data end at the lengths studied: an inner bound past them is the slope bound's
     low = np.where(censored == "above", np.minimum(low, longest), low)
     high = np.where(censored == "below", np.maximum(high, shortest), high)
     note = np.full(len(successes), "", dtype=object)
-    note[slope <= -MAX_SLOPE] = "slope_cap"
-    note[slope == 0] = "flat"
+    note[_cap_plausible(lengths, trials, successes, centres[best])] = "slope_cap"
+    note[flat] = "flat"
     last_full, first_empty = _separation(successes, trials)
     separated = last_full >= 0
     note[separated] = "separated"
@@ -151,7 +176,7 @@ def fit_counts(lengths, trials, successes, n_grid=481) -> dict:
     censored = np.where(all_solved, "above", np.where(none_solved, "below", censored))
     low = np.where(all_solved, longest, np.where(none_solved, 0.0, low))
     high = np.where(all_solved, np.inf, np.where(none_solved, shortest, high))
-    no_estimate = (censored != "") | separated | (slope == 0)
+    no_estimate = (censored != "") | separated | flat
     fits = dict(
         t50=np.where(no_estimate, np.nan, t50), t50_low=low, t50_high=high, slope=slope,
         lapse=lapse, fit_note=note, censored=censored,
