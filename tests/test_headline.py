@@ -8,6 +8,7 @@ import docutils.core
 import numpy as np
 import pandas as pd
 
+from rnnmemory.anchors import budget_effect
 from rnnmemory.headline import headline_rst
 from rnnmemory.horizon import horizon_table
 from rnnmemory.inference import budget_convergence
@@ -67,10 +68,12 @@ def test_first_page_states_t50_budget_failures_and_anchors():
     assert page.index("<strong>rnn</strong>:") < page.index("data:image/png;base64,")
     for line in sentences(text):
         assert "nan" not in line and "inf" not in line and "(10 seeds per length)" in line
-    check = convergence.set_index("arch").loc["lstm", "converged"]
-    verdict = "budget-converged" if check == "yes" else "budget convergence not shown"
-    assert f"lstm on adding: {verdict} (T50 ratio updates_16x / updates_4x " in page
-    assert "The budget check above measured: " in page  # the anchors' sentence follows it
+    check = convergence.set_index("arch").loc["lstm"]
+    assert f"lstm on adding: {budget_effect(check)} (T50 ratio updates_16x / updates_4x " in page
+    assert f"converged: {check['converged']}; slope of log T50 in log budget " in page
+    # the anchors' sentence says what the budget check measured, per arch
+    assert "The budget check above measured (slope of log T50 in log budget): " in page
+    assert f"{budget_effect(check)} for " in page.split("The budget check above measured")[1]
     assert "memorised" in page and "Arjovsky" in page
 
 
@@ -111,3 +114,12 @@ def test_first_page_names_the_remedies_that_moved_t50():
             "detectable difference: orthogonal" in text)  # fmt: skip
     missing = headline_rst(horizon, summary, {}, remedies=None, remedies_source="remedies.yaml")
     assert "not measured in this checkout: remedies.yaml (make study" in missing
+
+
+def test_thebudget_effect_is_worded_from_the_check():
+    from rnnmemory.anchors import budget_effect
+
+    row = dict(converged="not shown", slope_low=0.14, slope_high=0.41)
+    assert budget_effect(row) == "T50 grows with the budget"
+    assert budget_effect({**row, "slope_low": -0.1}).startswith("no detectable trend")
+    assert budget_effect({**row, "converged": "yes"}) == "budget-converged"

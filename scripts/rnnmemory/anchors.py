@@ -73,6 +73,26 @@ REMEDIES_HINT = 'make study ARGS="--configfile studies/remedies.yaml" adds it'
 BUDGET_HINT = 'make study ARGS="--configfile studies/budget.yaml" adds it'
 
 
+def _slope(row) -> str:
+    ends = [
+        "open" if abs(v) == float("inf") else f"{v:.2g}"
+        for v in (row["slope_low"], row["slope_high"])
+    ]
+    point = f"{row['slope']:.2g}" if pd.notna(row["slope"]) else "undetermined"
+    return f"{point} [{ends[0]}, {ends[1]}]"
+
+
+def budget_effect(row) -> str:
+    """What the budget check measured for one arch, in words."""
+    if row["converged"] == "yes":
+        return "budget-converged"
+    if row["slope_low"] > 0:
+        return "T50 grows with the budget"
+    if row["slope_high"] < 0:
+        return "T50 shrinks with the budget"
+    return "no detectable trend in the budget (equivalence not shown)"
+
+
 def _ratio(row) -> str:
     point = f"{row['ratio']:.2g} " if pd.notna(row["ratio"]) else ""
     high = "open" if row["ratio_high"] == float("inf") else f"{row['ratio_high']:.2g}"
@@ -87,11 +107,9 @@ def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]
         return [f"not measured in this checkout: {source} ({BUDGET_HINT})"]
     lines = []
     for _, row in convergence.iterrows():
-        verdict = ("budget-converged" if row["converged"] == "yes"
-                   else "budget convergence not shown")  # fmt: skip
-        slope = f"{row['slope']:.2g}" if pd.notna(row["slope"]) else "undetermined"
-        lines.append(f"{row['arch']} on {row['task']}: {verdict} (T50 ratio {row['compared']} "
-                     f"{_ratio(row)}; slope of log T50 in log budget {slope})")  # fmt: skip
+        lines.append(f"{row['arch']} on {row['task']}: {budget_effect(row)} (T50 ratio "
+                     f"{row['compared']} {_ratio(row)}, converged: {row['converged']}; slope of "
+                     f"log T50 in log budget {_slope(row)})")  # fmt: skip
     return lines
 
 
@@ -102,13 +120,10 @@ def anchors_intro(convergence: pd.DataFrame | None, source: str) -> str:
     if convergence is None or convergence.empty:
         return (f"{longer}; whether that explains a difference is not measured in this "
                 f"checkout (no budget study: {source})")  # fmt: skip
-    shown = convergence.loc[convergence["converged"] == "yes", "arch"].tolist()
-    not_shown = convergence.loc[convergence["converged"] != "yes", "arch"].tolist()
-    parts = []
-    if shown:
-        parts.append(f"T50 is budget-converged for {', '.join(shown)}, so more training does "
-                     "not explain a difference for them")  # fmt: skip
-    if not_shown:
-        parts.append(f"budget convergence is not shown for {', '.join(not_shown)}, so more "
-                     "training may explain a difference for them")  # fmt: skip
-    return f"{longer}. The budget check above measured: " + "; ".join(parts)
+    effects = {}
+    for _, row in convergence.iterrows():
+        effects.setdefault(budget_effect(row), []).append(f"{row['arch']} ({_slope(row)})")
+    parts = [f"{effect} for {', '.join(archs)}" for effect, archs in effects.items()]
+    return (f"{longer}. The budget check above measured (slope of log T50 in log budget): "
+            + "; ".join(parts) + ". Where T50 grows with the budget, longer training may "
+            "explain part of a difference; where it does not, it cannot")  # fmt: skip

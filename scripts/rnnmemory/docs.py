@@ -268,11 +268,12 @@ def comparison_section(study: Study) -> list[str]:
     comparisons = paired_comparisons(study.tables["runs"])
     lines = ["Each variant against the base config, on the runs they share (same dataset and",
              "initial stream per (task, T, seed)): McNemar's exact test on the pairs where one",
-             "solved and the other did not, Holm-corrected over the table; **longer** /",
-             "**shorter** at p < 0.05, with the T50 ratio (variant / base) and its 95% interval.",
-             "The interval treats the two arms as independent fits, so it is wider than the",
-             "paired test: a ratio interval that holds 1 beside a significant test is no",
-             "contradiction.", "",
+             "solved and the other did not, Holm-corrected over the comparisons that can reach",
+             "p < 0.05; **longer** / **shorter** at p < 0.05, with the T50 ratio (variant /",
+             "base) and its 95% interval (no point estimate where an arm has none). The test",
+             "asks whether the variant solves more runs, the ratio where half the seeds solve;",
+             "where the ratio's interval excludes 1 without the test, the verdict says so",
+             "(docs/statistics.md).", "",
              markdown_table(variant_comparison(comparisons, study.tables["horizon"])),
              ""]  # fmt: skip
     if study.old_verdicts is not None:
