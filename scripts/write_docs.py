@@ -59,7 +59,10 @@ BENCHES = [
 ]
 FIGURES = ["horizon", "memory_curve", "learned_weights", "gradients"]  # copied into docs/
 # a study's verdicts by the old overlap rule, kept so the page says which changed and why
-OLD_VERDICTS = {"studies/remedies.yaml": "docs/data/remedies-verdicts-overlap-rule.csv"}
+OLD_VERDICTS = {
+    "studies/remedies.yaml": "docs/data/remedies-verdicts-overlap-rule.csv",
+    "studies/budget.yaml": "docs/data/budget-verdicts-overlap-rule.csv",
+}
 # a study's runs with the old streams (one network per seed at every T): the seed effect then
 OLD_STREAMS = {"config.yaml": "docs/data/default-study-old-streams-runs.csv"}
 

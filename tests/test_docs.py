@@ -302,3 +302,14 @@ def test_the_seed_effect_of_the_old_streams_is_measured_beside_the_new():
     text = results_markdown([default], [], [])
     assert "runs in\n`docs/data/old.csv`, which names their commit" in text
     assert "| adding | gru | not determined [" in text and "| 0.2 [0, 2.1] |" in text
+
+
+def test_changed_budget_verdicts_are_listed():
+    budgets = {"updates_4x": 4, "updates_16x": 16}
+    arms = [arm("base", [12, 10, 3, 0]), arm("updates_4x", [12, 9, 5, 1]),
+            arm("updates_16x", [12, 9, 5, 1])]  # fmt: skip
+    budget = with_runs(study(budgets=budgets), arms)
+    budget.old_verdicts = pd.DataFrame([dict(task="adding", arch="gru", verdict="yes")])
+    budget.old_verdicts.attrs["source"] = "docs/data/old.csv"
+    text = results_markdown([budget], [], [])
+    assert "| adding | gru | yes | not shown |" in text and "`docs/data/old.csv`" in text

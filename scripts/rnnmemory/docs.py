@@ -223,11 +223,24 @@ class Study:
 
 def budget_section(study: Study) -> list[str]:
     table = budget_table(study.tables["runs"], study.tables["horizon"], study.budgets)
-    return ["Budget check: T50 at each multiple of the base run's updates. **Converged** only",
-            "when the 95% interval of the T50 ratio of the two largest budgets lies inside",
-            "[0.8, 1.25] (an equivalence margin), else **not shown**; and the slope of log T50",
-            "against log budget (0: the budget does not matter), with its 95% interval.", "",
-            markdown_table(table), ""]  # fmt: skip
+    lines = ["Budget check: T50 at each multiple of the base run's updates. **Converged** only",
+             "when the 95% interval of the T50 ratio of the two largest budgets lies inside",
+             "[0.8, 1.25] (an equivalence margin), else **not shown**; and the slope of log T50",
+             "against log budget (0: the budget does not matter), with its 95% interval.", "",
+             markdown_table(table), ""]  # fmt: skip
+    if study.old_verdicts is not None and "converged" in table:
+        old = study.old_verdicts.set_index(["task", "arch"])["verdict"]
+        now = table.set_index(["task", "arch"])
+        rows = [{"task": task, "arch": arch, "before (intervals overlap)": old[(task, arch)],
+                 "now": now.loc[(task, arch), "converged"]}
+                for task, arch in now.index if (task, arch) in old.index
+                and old[(task, arch)] != now.loc[(task, arch), "converged"]]  # fmt: skip
+        lines += ["Verdicts that changed since the overlap rule (the run of the old ones is named",
+                  f"in `{study.old_verdicts.attrs.get('source', '?')}`): the old rule could not",
+                  "fail (an interval with an open end overlaps everything), and the study was",
+                  "redesigned and retrained since.", "",
+                  markdown_table(pd.DataFrame(rows)) if rows else "None.", ""]  # fmt: skip
+    return lines
 
 
 def anchors_section(anchors: list[dict]) -> list[str]:
@@ -276,7 +289,7 @@ def comparison_section(study: Study) -> list[str]:
              "(docs/statistics.md).", "",
              markdown_table(variant_comparison(comparisons, study.tables["horizon"])),
              ""]  # fmt: skip
-    if study.old_verdicts is not None:
+    if study.old_verdicts is not None and "variant" in study.old_verdicts:
         changes = verdict_changes(study.old_verdicts, comparisons, study.tables["horizon"])
         lines += ["Verdicts that changed since the overlap rule (the run of the old verdicts is",
                   f"named in `{study.old_verdicts.attrs.get('source', '?')}`; the runs were",
