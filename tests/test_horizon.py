@@ -87,6 +87,7 @@ def test_many_studies_at_once_equal_one_at_a_time():
     rng = np.random.default_rng(3)
     successes = simulate_successes(rng, Truth(15.0, -4.0, lapse=0.05), LENGTHS, 20, 30)
     together = fit_counts(LENGTHS, np.full(4, 20), successes)
+    assert set(together["fit_note"]) <= {"", *horizon.NOTES}
     for m in range(30):
         alone = fit_horizon(*runs(successes[m]))
         for name in ("t50", "t50_low", "t50_high", "slope", "lapse", "fit_note", "censored"):
