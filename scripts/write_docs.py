@@ -74,7 +74,7 @@ def load_study(title: str, config_file: str, results_dir: str | None = None) -> 
         return None
     tables = {
         name: pd.read_parquet(results / "tables" / f"{name}.parquet")
-        for name in ("horizon", "runs", "summary")
+        for name in ("horizon", "runs", "summary", "comparisons")
     }
     tables["jobs"] = read_train_jobs(results, tables["runs"])
     record_path = results / "benchmarks" / "study.json"

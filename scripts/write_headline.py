@@ -7,7 +7,7 @@ import yaml
 
 from rnnmemory.docs import variant_comparison
 from rnnmemory.headline import headline_rst
-from rnnmemory.inference import budget_convergence, paired_comparisons
+from rnnmemory.inference import budget_convergence
 from rnnmemory.io import atomic_path, log_to
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -28,7 +28,8 @@ def other_study(config_file):
     folder = Path(config.get("results_dir", "?")) / "tables"
     if not (folder / "horizon.parquet").exists():
         return None, config, f"{source.name} has no results at {folder}"
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("horizon", "runs")}
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet")
+              for name in ("horizon", "runs", "comparisons")}  # fmt: skip
     return tables, config, f"{source.name} ({folder})"
 
 
@@ -49,8 +50,7 @@ def remedies_check():
     tables, _, source = other_study(smk.params.remedies_check)
     if tables is None:
         return None, source
-    comparisons = paired_comparisons(tables["runs"])
-    return variant_comparison(comparisons, tables["horizon"]), source
+    return variant_comparison(tables["comparisons"], tables["horizon"]), source
 
 
 runs = pd.read_parquet(smk.input.runs)

@@ -25,6 +25,7 @@ from rnnmemory.docs_runs import (
     trainer_summary,
 )
 from rnnmemory.horizon import horizon_table
+from rnnmemory.inference import paired_comparisons
 from rnnmemory.provenance import run_record
 
 RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
@@ -101,6 +102,7 @@ def with_runs(default, arms):
     runs = pd.concat(arms, ignore_index=True)
     default.tables["runs"] = runs
     default.tables["horizon"] = horizon_table(runs)
+    default.tables["comparisons"] = paired_comparisons(runs)  # as collect_tables writes it
     return default
 
 
@@ -272,7 +274,6 @@ def test_run_record_names_the_commit_given_for_a_copied_tree(monkeypatch):
 
 def test_changed_verdicts_say_whether_the_test_or_the_runs_changed_them():
     from rnnmemory.docs import verdict_changes
-    from rnnmemory.inference import paired_comparisons
 
     runs = pd.concat([arm("base", [11, 10, 2, 0]), arm("orthogonal", [12, 12, 6, 0]),
                       arm("chrono", [12, 12, 12, 12]), arm("irnn", [11, 10, 2, 0])])  # fmt: skip

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .config import BASE
 from .docs import t50_text
+from .inference import ratio_text, slope_text
 
 ANCHOR_COLUMNS = ["published", "their task", "what they solved", "this study: T50 per arch",
                   "where the settings differ"]  # fmt: skip
@@ -73,15 +74,6 @@ REMEDIES_HINT = 'make study ARGS="--configfile studies/remedies.yaml" adds it'
 BUDGET_HINT = 'make study ARGS="--configfile studies/budget.yaml" adds it'
 
 
-def _slope(row) -> str:
-    ends = [
-        "open" if abs(v) == float("inf") else f"{v:.2g}"
-        for v in (row["slope_low"], row["slope_high"])
-    ]
-    point = f"{row['slope']:.2g}" if pd.notna(row["slope"]) else "undetermined"
-    return f"{point} [{ends[0]}, {ends[1]}]"
-
-
 def budget_effect(row) -> str:
     """What the budget check measured for one arch, in words."""
     if row["converged"] == "yes":
@@ -93,13 +85,6 @@ def budget_effect(row) -> str:
     return "no detectable trend in the budget (equivalence not shown)"
 
 
-def _ratio(row) -> str:
-    point = f"{row['ratio']:.2g} " if pd.notna(row["ratio"]) else ""
-    high = "open" if row["ratio_high"] == float("inf") else f"{row['ratio_high']:.2g}"
-    low = "open" if row["ratio_low"] == 0 else f"{row['ratio_low']:.2g}"
-    return f"{point}[{low}, {high}]"
-
-
 def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]:
     """Per (task, arch) of the budget check (inference.budget_convergence): converged or not
     shown, with the T50 ratio and the slope in log budget; a neutral note when not run."""
@@ -107,10 +92,15 @@ def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]
         return [f"not measured in this checkout: {source} ({BUDGET_HINT})"]
     lines = []
     for _, row in convergence.iterrows():
+        ratio = ratio_text(row["ratio"], row["ratio_low"], row["ratio_high"])
         lines.append(f"{row['arch']} on {row['task']}: {budget_effect(row)} (T50 ratio "
-                     f"{row['compared']} {_ratio(row)}, converged: {row['converged']}; slope of "
-                     f"log T50 in log budget {_slope(row)})")  # fmt: skip
+                     f"{row['compared']} {ratio}, converged: {row['converged']}; slope of log "
+                     f"T50 in log budget {_slope(row)})")  # fmt: skip
     return lines
+
+
+def _slope(row) -> str:
+    return slope_text(row["slope"], row["slope_low"], row["slope_high"])
 
 
 def anchors_intro(convergence: pd.DataFrame | None, source: str) -> str:

@@ -18,7 +18,12 @@ from .docs_runs import (
     markdown_table,
     run_line,
 )
-from .inference import budget_convergence, paired_comparisons, seed_effect_table
+from .inference import (
+    budget_convergence,
+    ratio_text,
+    seed_effect_table,
+    slope_text,
+)
 
 
 def interval(low, high) -> str:
@@ -99,25 +104,13 @@ def budget_table(runs: pd.DataFrame, horizon: pd.DataFrame, budgets: dict) -> pd
                 row[f"{multiple:g}x updates ({variant})"] = t50_text(by_variant[variant])
         if (task, arch) in check.index:
             c = check.loc[(task, arch)]
-            row[f"T50 ratio {c['compared']}"] = _ratio(c["ratio"], c["ratio_low"], c["ratio_high"])
+            row[f"T50 ratio {c['compared']}"] = ratio_text(
+                c["ratio"], c["ratio_low"], c["ratio_high"]
+            )
             row["converged"] = c["converged"]
-            row["slope in log budget"] = _slope(c["slope"], c["slope_low"], c["slope_high"])
+            row["slope in log budget"] = slope_text(c["slope"], c["slope_low"], c["slope_high"])
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _slope(slope, low, high) -> str:
-    """A slope with its interval: 0 is a value here, infinite ends are open."""
-    ends = ["open" if not _finite(v) else f"{v:.2g}" for v in (low, high)]
-    point = f"{slope:.2g}" if _finite(slope) else "undetermined"
-    return f"{point} [{ends[0]}, {ends[1]}]"
-
-
-def _ratio(ratio, low, high) -> str:
-    point = f"{ratio:.2g} " if _finite(ratio) else ""
-    lo = "open" if not _finite(low) or low == 0 else f"{low:.2g}"
-    hi = "open" if not _finite(high) else f"{high:.2g}"
-    return f"{point}[{lo}, {hi}]"
 
 
 def variant_comparison(comparisons: pd.DataFrame, horizon: pd.DataFrame) -> pd.DataFrame:
@@ -278,7 +271,7 @@ def seed_effect_section(study: Study) -> list[str]:
 def comparison_section(study: Study) -> list[str]:
     """Every variant against the base (paired), and which verdicts changed since the old rule
     where the study keeps its old verdicts."""
-    comparisons = paired_comparisons(study.tables["runs"])
+    comparisons = study.tables["comparisons"]
     lines = ["Each variant against the base config, on the runs they share (same dataset and",
              "initial stream per (task, T, seed)): McNemar's exact test on the pairs where one",
              "solved and the other did not, Holm-corrected over the comparisons that can reach",

@@ -155,19 +155,28 @@ def verdict(row) -> str:
     solves more runs at the same (T, seed), the ratio where half the seeds solve; with curves of
     one shape they agree, and where the ratio's interval excludes 1 without the test the
     verdict says so instead of 'no difference'."""
-    interval = f"[{_ratio_text(row['ratio_low'])}, {_ratio_text(row['ratio_high'])}]"
-    ratio = "" if np.isnan(row["ratio"]) else f"{row['ratio']:.2g} "
+    ratio = ratio_text(row["ratio"], row["ratio_low"], row["ratio_high"])
     if row["p_holm"] < 0.05:
         word = "longer" if row["gained"] > row["lost"] else "shorter"
-        return f"{word} (ratio {ratio}{interval}, p = {row['p_holm']:.2g})"
+        return f"{word} (ratio {ratio}, p = {row['p_holm']:.2g})"
     if row["ratio_low"] > 1 or row["ratio_high"] < 1:
-        return (f"T50 ratio {ratio}{interval}, not confirmed by the paired test "
-                f"(p = {row['p_holm']:.2g})")  # fmt: skip
+        return f"T50 ratio {ratio}, not confirmed by the paired test (p = {row['p_holm']:.2g})"
+    interval = ratio_text(np.nan, row["ratio_low"], row["ratio_high"])
     return f"no detectable difference (ratio interval {interval})"
 
 
-def _ratio_text(value) -> str:
-    return "open" if not np.isfinite(value) or value == 0 else f"{value:.2g}"
+def ratio_text(ratio, low, high) -> str:
+    """'1.5 [1.2, 1.9]'; an open end (0, inf) as 'open', no estimate (NaN) as nothing."""
+    ends = ["open" if not np.isfinite(v) or v == 0 else f"{v:.2g}" for v in (low, high)]
+    point = "" if np.isnan(ratio) else f"{ratio:.2g} "
+    return f"{point}[{ends[0]}, {ends[1]}]"
+
+
+def slope_text(slope, low, high) -> str:
+    """'0.23 [0.14, 0.41]': 0 is a value here, infinite ends are open."""
+    ends = ["open" if not np.isfinite(v) else f"{v:.2g}" for v in (low, high)]
+    point = "undetermined" if np.isnan(slope) else f"{slope:.2g}"
+    return f"{point} [{ends[0]}, {ends[1]}]"
 
 
 COMPARISON_COLUMNS = ["task", "arch", "variant", "pairs", "gained", "lost", "p", "p_holm",
