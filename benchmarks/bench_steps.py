@@ -12,7 +12,7 @@ import time
 import torch
 
 from rnnmemory import fused
-from rnnmemory.archs import GATES
+from rnnmemory.archs import ARCH_RECORDS
 from rnnmemory.models import StackedRecurrentNet, TorchNet, to_model_layout
 from rnnmemory.optim import Adam
 from rnnmemory.training import minibatches, train_step
@@ -25,7 +25,7 @@ ELEMENTWISE = {"rnn": 2, "gru": 13, "lstm": 13}
 
 def flops_per_seed_epoch(arch, seq_len, batch=N, hidden=HIDDEN, inputs=INPUT):
     """Forward FLOPs x 3 (the backward pass does twice the forward's matmul work)."""
-    gates = GATES[arch] * hidden
+    gates = ARCH_RECORDS[arch].gates * hidden
     per_step = 2 * gates * (hidden + inputs) + ELEMENTWISE[arch] * hidden
     return 3 * batch * seq_len * per_step
 

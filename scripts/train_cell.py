@@ -13,6 +13,7 @@ started = time.perf_counter()
 import torch  # timed: 2 s in a process of its own, nothing in a worker
 
 import_torch_seconds = time.perf_counter() - started
+from rnnmemory.archs import ARCH_RECORDS
 from rnnmemory.checkpoint import save_model
 from rnnmemory.inits import applied_init
 from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json
@@ -60,8 +61,9 @@ for k, seed in enumerate(seeds):
         "variant": w.variant, "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len),
         "seed": seed, "hidden_size": result.model.hidden_size,  # match_params may set it
         **{key: model_cfg[key] for key in ("num_layers", "match_params")},
-        "nonlinearity": model_cfg["nonlinearity"] if w.arch == "rnn" else None,
-        "lstm_forget_bias": model_cfg["lstm_forget_bias"] if w.arch == "lstm" else None,
+        # the settings that do not apply to this arch are recorded as None
+        **{key: model_cfg[key] if key in ARCH_RECORDS[w.arch].options else None
+           for key in ("nonlinearity", "lstm_forget_bias")},
         "init": applied_init(model_cfg["init"], w.arch),
         "n_params": result.model.params_per_model(),
         **setup["data"],

@@ -4,15 +4,28 @@ tests/test_one_pass.py)."""
 
 import torch
 
+from rnnmemory.archs import ARCH_RECORDS, ARCHS, CELLS
 from rnnmemory.models import to_model_layout
 
 SHAPE = dict(input_size=3, hidden_size=5, output_size=2)
-CASES = [("rnn", "tanh"), ("rnn", "relu"), ("gru", None), ("lstm", None)]
+# every registered arch; each nonlinearity where the arch has the option
+CASES = [
+    (arch, nonlinearity)
+    for arch in ARCHS
+    for nonlinearity in (
+        ("tanh", "relu") if "nonlinearity" in ARCH_RECORDS[arch].options else (None,)
+    )
+]
+
+# every cell of the layer runners (bptt.run_layer, fused.run_layer): rnn with both activations
+CELL_CASES = [
+    (cell, nl) for cell in CELLS for nl in (("tanh", "relu") if cell == "rnn" else (None,))
+]
 
 
 def shape_of(arch, layers, nonlinearity):
     shape = dict(SHAPE, num_layers=layers)
-    if arch == "rnn":
+    if "nonlinearity" in ARCH_RECORDS[arch].options:
         shape["nonlinearity"] = nonlinearity
     return shape
 

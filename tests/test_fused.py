@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from fused_cases import CASES, GRADS, sample_data, shape_of, stacked_grads
+from fused_cases import CASES, CELL_CASES, GRADS, sample_data, shape_of, stacked_grads
 
 from rnnmemory import bptt, fused
+from rnnmemory.archs import ARCHS, CELLS
 from rnnmemory.models import StackedRecurrentNet, seeded_torch_net
 from rnnmemory.tasks import make_dataset
 from rnnmemory.training import TrainSettings, train_cell
@@ -88,7 +89,7 @@ def _train(seeds, arch, backend, dtype=torch.float32, **settings):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_training_with_minibatches_follows_bptt(kernel, arch, dtype, rtol):
     """30 epochs, minibatches of 16. Found: test losses within 2.4e-15 (float64) and 2.3e-7
@@ -122,7 +123,7 @@ def test_a_seed_is_the_same_alone_or_with_others_bit_for_bit(
         assert torch.equal(grads3[name][1:2], grad), name
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
 def test_a_seed_trains_the_same_alone_or_with_others(kernel, arch, dtype, rtol):
     """As tests/test_training.py's test on the fused path. Not bit for bit: the kernel's and
@@ -157,8 +158,8 @@ def test_one_or_two_threads_give_the_same_bits(kernel, arch, nonlinearity, path,
         assert torch.equal(grads1[name], grads2[name]), name
 
 
-def _layer(arch, n_models=3, dtype=torch.float32):
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+def _layer(cell, n_models=3, dtype=torch.float32):
+    gates = CELLS[cell]
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(n_models, 2, 8, 20, generator=gen, dtype=dtype)  # (K, I, T, N)
     weights = [
@@ -167,7 +168,7 @@ def _layer(arch, n_models=3, dtype=torch.float32):
     return x, weights
 
 
-@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("arch,nonlinearity", CELL_CASES)
 def test_nan_in_weights_or_inputs_propagates(kernel, arch, nonlinearity):
     """Divergence detection needs it: a NaN weight makes its seed's states (so its loss) and
     gradients NaN and leaves the other seeds alone; a NaN input makes its sample's states NaN."""
@@ -189,7 +190,7 @@ def test_nan_in_weights_or_inputs_propagates(kernel, arch, nonlinearity):
         assert (relu or p.grad[1].isnan().any()) and p.grad[0].isfinite().all()
 
 
-@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("arch,nonlinearity", CELL_CASES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_huge_pre_activations_saturate(kernel, arch, nonlinearity, dtype):
     """Inputs of about 1e30: tanh and sigmoid saturate as torch's do, with no NaN from an

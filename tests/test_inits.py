@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from rnnmemory.archs import ARCH_RECORDS, ARCHS
+from rnnmemory.inits import INITS, applied_init
 from rnnmemory.models import seeded_torch_net
 from rnnmemory.tasks import make_dataset, run_seed
 from rnnmemory.training import _fresh_sets, initial_model
@@ -21,7 +23,7 @@ def nets(arch, init, seeds=(3, 4), seq_len=30):
 def torch_default(arch, seed, seq_len=30):
     """torch.nn's network under the run's seed (tasks.run_seed), as nets() builds at T 30."""
     shape = dict(input_size=1, hidden_size=6, num_layers=2, output_size=1)
-    if arch == "rnn":
+    if "nonlinearity" in ARCH_RECORDS[arch].options:
         shape["nonlinearity"] = "relu"
     return seeded_torch_net(run_seed("first_plus_last", seq_len, seed), arch, **shape).state_dict()
 
@@ -30,7 +32,7 @@ def changed(state, reference):
     return {name for name in state if not torch.equal(state[name], reference[name])}
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_default_is_torch_nn_under_the_seed(arch):
     for state, seed in zip(nets(arch, "default"), (3, 4), strict=True):
         assert changed(state, torch_default(arch, seed)) == set()
@@ -93,3 +95,14 @@ def test_fresh_sets_are_new_every_epoch_and_a_seed_draws_its_own():
     assert abs(first[1]["y_train"] - y).max() < 1e-6  # the task's own targets
     alone = next(_fresh_sets(fresh, datasets[1:], [1]))
     assert (alone[0]["x_train"] == first[1]["x_train"]).all()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("init", INITS)
+def test_an_init_that_does_not_apply_leaves_torch_default(arch, init):
+    """Each arch's record lists the inits that apply to it; any other gives the default."""
+    if init == applied_init(init, arch):
+        assert init in ARCH_RECORDS[arch].inits
+        return
+    for state, seed in zip(nets(arch, init), (3, 4), strict=True):
+        assert changed(state, torch_default(arch, seed)) == set()

@@ -2,34 +2,22 @@
 
 import pytest
 import torch
+from fused_cases import CASES as ARCH_CASES
+from fused_cases import SHAPE
+from fused_cases import shape_of as _shape
+from torch import nn
 
-from rnnmemory.archs import matched_hidden_size, param_count
+from rnnmemory.archs import ARCHS, matched_hidden_size, param_count
 from rnnmemory.models import (
     ElmanLoop,
+    IndRNN,
     StackedRecurrentNet,
     TorchNet,
     seeded_torch_net,
     to_model_layout,
 )
 
-SHAPE = dict(input_size=3, hidden_size=5, output_size=2)
-CASES = [
-    ("rnn", 1, "tanh"),
-    ("rnn", 2, "tanh"),
-    ("rnn", 1, "relu"),
-    ("rnn", 2, "relu"),
-    ("gru", 1, None),
-    ("gru", 2, None),
-    ("lstm", 1, None),
-    ("lstm", 2, None),
-]
-
-
-def _shape(arch, layers, nonlinearity):
-    shape = dict(SHAPE, num_layers=layers)
-    if arch == "rnn":
-        shape["nonlinearity"] = nonlinearity
-    return shape
+CASES = [(arch, layers, nonlinearity) for arch, nonlinearity in ARCH_CASES for layers in (1, 2)]
 
 
 @pytest.mark.parametrize("arch,layers,nonlinearity", CASES)
@@ -125,7 +113,7 @@ def test_lstm_forget_bias_sets_only_the_forget_gate():
     )
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_param_count_is_torch_nn_count(arch, layers):
     net = TorchNet(arch, input_size=3, hidden_size=7, num_layers=layers, output_size=2)
@@ -134,9 +122,10 @@ def test_param_count_is_torch_nn_count(arch, layers):
 
 def test_matched_hidden_sizes_give_about_equal_parameter_counts():
     """Against an LSTM of hidden size 10 (531 parameters, first_plus_last's 1 in, 1 out): a GRU
-    of 12 (553) and an Elman RNN of 21 (526) are the closest; every arch within 5%."""
-    sizes = {a: matched_hidden_size(a, "lstm", 10, 1, 1) for a in ("rnn", "gru", "lstm")}
-    assert sizes == {"rnn": 21, "gru": 12, "lstm": 10}
+    of 12 (553), an Elman RNN of 21 (526) and an IndRNN of 106 (531: 5 H + 1) are the closest;
+    every arch within 5%."""
+    sizes = {a: matched_hidden_size(a, "lstm", 10, 1, 1) for a in ARCHS}
+    assert sizes == {"rnn": 21, "gru": 12, "lstm": 10, "indrnn": 106}
     target = param_count("lstm", 10, 1, 1)
     for arch, size in sizes.items():
         count = param_count(arch, size, 1, 1)
@@ -146,13 +135,42 @@ def test_matched_hidden_sizes_give_about_equal_parameter_counts():
 
 
 def test_every_arch_record_has_its_torch_side():
-    """An arch is one record in archs.py plus its step, its BPTT layer and its kernel."""
-    from rnnmemory import bptt
-    from rnnmemory.archs import ARCH_RECORDS
-    from rnnmemory.models import STEPS, TORCH_RECURRENT
+    """An arch is one record in archs.py: its cell has a step, a BPTT layer and a kernel id,
+    and its reference module exists."""
+    from rnnmemory import bptt, fused
+    from rnnmemory.archs import ARCH_RECORDS, CELLS
+    from rnnmemory.models import STEPS, reference_class
 
-    assert set(STEPS) == set(bptt.LAYERS) == set(TORCH_RECURRENT) == set(ARCH_RECORDS)
+    assert set(STEPS) == set(bptt.LAYERS) == set(fused.CELL_IDS) == set(CELLS)
+    assert "enum Cell { kRNN = 0, kGRU = 1, kLSTM = 2 }" in fused.cell_header()
     for name, record in ARCH_RECORDS.items():
-        assert TORCH_RECURRENT[name].__name__ == record.torch_class
-    with pytest.raises(ValueError, match="no BPTT layer for arch 'transformer'"):
+        assert record.cell in CELLS, name
+        assert issubclass(reference_class(name), nn.Module), name
+    with pytest.raises(ValueError, match="no BPTT layer for cell 'transformer'"):
         bptt.run_layer("transformer", *[torch.zeros(1, 1, 1, 1)] * 5)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_indrnn_reference_is_an_elman_network_with_a_diagonal_recurrent_matrix(nonlinearity):
+    """The IndRNN loop against torch's nn.RNN with W_hh = diag(u): the reference of the
+    'indrnn' arch is itself checked against torch (outputs and gradients, float64)."""
+    torch.manual_seed(0)
+    ind = IndRNN(3, 6, num_layers=2, nonlinearity=nonlinearity).double()
+    rnn = nn.RNN(3, 6, num_layers=2, batch_first=True, nonlinearity=nonlinearity).double()
+    with torch.no_grad():
+        for name, param in ind.named_parameters():
+            value = torch.diag(param) if name.startswith("weight_hh") else param
+            getattr(rnn, name).copy_(value)
+    x = torch.randn(4, 9, 3, dtype=torch.float64)
+    (out_ind, h_ind), (out_rnn, _) = ind(x), rnn(x)
+    torch.testing.assert_close(out_ind, out_rnn, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_ind, out_rnn[:, -1])
+    out_ind.pow(2).sum().backward()
+    out_rnn.pow(2).sum().backward()
+    for name, param in ind.named_parameters():
+        expected = getattr(rnn, name).grad
+        expected = torch.diagonal(expected) if name.startswith("weight_hh") else expected
+        torch.testing.assert_close(param.grad, expected, rtol=1e-10, atol=1e-12)
+    # its init: u in [0, 1), the rest as nn.RNN's bound
+    assert ((ind.weight_hh_l0 >= 0) & (ind.weight_hh_l0 < 1)).all()
+    assert ind.weight_ih_l0.abs().max() <= 6**-0.5

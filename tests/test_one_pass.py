@@ -5,9 +5,10 @@ and rerun segments, in float64; NaN stays in its seed."""
 
 import pytest
 import torch
-from fused_cases import CASES, graph_has, sample_data, shape_of, weighted_losses
+from fused_cases import CASES, CELL_CASES, graph_has, sample_data, shape_of, weighted_losses
 
 from rnnmemory import fused
+from rnnmemory.archs import CELLS
 from rnnmemory.models import StackedRecurrentNet, to_model_layout
 from rnnmemory.optim import Adam
 from rnnmemory.training import train_step
@@ -45,7 +46,7 @@ def test_training_losses_equal_torch_nn_float64(kernel, arch, nonlinearity, laye
             torch.testing.assert_close(own.grad[k], param.grad, rtol=1e-10, atol=1e-12, msg=name)
 
 
-@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("arch,nonlinearity", CELL_CASES)
 @pytest.mark.parametrize("steps", [1, 40, 600])
 @pytest.mark.parametrize("kept", [0, 1, 2, -1])
 def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps, kept):
@@ -53,7 +54,7 @@ def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps
     from checkpoints (-1: as many as its cache budget holds, which at 600 steps is fewer than
     all): every mix gives the gradients of the two-call path (forward, then backward from
     checkpoints) through an autograd head, and its losses, in float64."""
-    relu, gates = nonlinearity == "relu", {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+    relu, gates = nonlinearity == "relu", CELLS[arch]
     gen = torch.Generator().manual_seed(steps + kept)
     x = torch.randn(2, 3, steps, 21, generator=gen, dtype=torch.float64)
     params = [
@@ -79,7 +80,7 @@ def test_one_pass_equals_forward_then_backward(kernel, arch, nonlinearity, steps
         torch.testing.assert_close(one, two, rtol=1e-11, atol=1e-13)
 
 
-@pytest.mark.parametrize("arch,nonlinearity", CASES)
+@pytest.mark.parametrize("arch,nonlinearity", CELL_CASES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("batch", [2, 13, 50, 51])
 def test_packed_tails_change_no_number(kernel, arch, nonlinearity, dtype, batch):
@@ -88,7 +89,7 @@ def test_packed_tails_change_no_number(kernel, arch, nonlinearity, dtype, batch)
     losses, dx and every gradient equal those of the call without packs, bit for bit. Five
     seeds: packs of 2 to 4 seeds and a part-filled last one (tails of more than half a vector,
     13 in float32 and 51 in float64 with AVX2's vectors, stay unpacked)."""
-    relu, gates = nonlinearity == "relu", {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+    relu, gates = nonlinearity == "relu", CELLS[arch]
     gen = torch.Generator().manual_seed(batch)
     rand = lambda *size: torch.randn(*size, generator=gen, dtype=dtype)  # noqa: E731
     x = rand(5, 3, 40, batch)  # (K, I, T, N)
@@ -119,7 +120,7 @@ def test_a_nan_weight_stays_in_its_seed(kernel, arch, nonlinearity, batch):
         model = StackedRecurrentNet.from_seeds([0, 1, 2], arch, "fused", **shape)
         if poisoned:
             with torch.no_grad():
-                model.weight_hh_l0[1, 0, 0] = float("nan")
+                model.weight_hh_l0[1, 0].fill_(float("nan"))  # a row of W_hh, or u_0
         losses = model.losses(to_model_layout(x), target, "mse")
         losses.sum().backward()
         results.append((losses.detach(), [p.grad for p in model.parameters()]))

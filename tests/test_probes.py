@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnmemory.archs import ARCHS
 from rnnmemory.models import StackedRecurrentNet, per_model_loss, stack_data
 from rnnmemory.probes import (
     gradients_through_time,
@@ -75,7 +76,7 @@ def test_gradient_probe_leaves_the_model_alone_and_sees_below_float32():
     assert all(p.grad is None for p in model.parameters())
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_the_last_stepwise_output_is_the_network_output(arch):
     model = StackedRecurrentNet.from_seeds([0, 1], arch, hidden_size=5, input_size=3,
                                            num_layers=2, output_size=4).double()  # fmt: skip

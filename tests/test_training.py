@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from rnnmemory.archs import ARCHS
 from rnnmemory.tasks import make_dataset
 from rnnmemory.training import TrainSettings, run_metrics, train_cell
 
@@ -22,7 +23,7 @@ def train(datasets, seeds, arch, dtype=torch.float32, backend="bptt", device="cp
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_cuda_trains_like_the_cpu_in_float64(arch, batch_size):
     """The CUDA path (auto: torch's ops there) against the CPU (auto: the fused kernel where
@@ -36,7 +37,7 @@ def test_cuda_trains_like_the_cpu_in_float64(arch, batch_size):
         assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-9)
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
 def test_fast_trainer_follows_the_autograd_trainer(arch, dtype, rtol):
     """60 epochs of Adam, hand-written BPTT vs autograd through the same recurrence. Found: test
@@ -51,7 +52,7 @@ def test_fast_trainer_follows_the_autograd_trainer(arch, dtype, rtol):
     assert fast.history[-1]["train_loss"] < 0.9 * fast.history[0]["train_loss"]
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("batch_size", [None, 16])
 @pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
 def test_a_seed_trains_the_same_alone_or_with_others(arch, batch_size, dtype, rtol):

@@ -1,35 +1,71 @@
-"""The architecture registry (torch-free, so the workflow can validate names and size jobs):
-one record per arch, and parameter counting for 'fair arms' (every arch sized to about the same
-number of parameters). The torch side of an arch, its step and its BPTT layer, is registered
-under the same name in ``models.STEPS`` and ``bptt.LAYERS`` (a test checks they agree)."""
+"""The architecture registry (torch-free, so the workflow can validate names and size jobs).
+
+One record per arch says everything the pipeline needs to know about it: its gate blocks and
+recurrent weight's shape, which *cell* computes it, its reference module, which model options
+and inits apply, and its relative cost. A cell is a recurrence the trainer implements three
+ways (autograd step in models.py, hand-written BPTT in bptt.py, the C++ kernel in csrc/):
+rnn, gru and lstm. An arch is a cell with a parametrisation: IndRNN is the rnn cell with a
+diagonal recurrent matrix, so it runs on every path of the rnn cell, and its reference, an
+independent plain loop (models.IndRNN), checks that the parametrisation is right. Adding an
+arch of an existing cell is one record here plus its reference module (if torch.nn has none)
+and its init; ``CELLS`` is what csrc/ reads (fused.py generates the header from it).
+
+Parameter counting is here too, for 'fair arms' (every arch sized to about the same number
+of parameters).
+"""
 
 from dataclasses import dataclass
+
+# the recurrences the trainer computes, in the kernel's id order, with their gate blocks
+CELLS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 @dataclass(frozen=True)
 class Arch:
-    gates: int  # gate blocks stacked in W_ih and W_hh (torch.nn's layout)
-    torch_class: str  # the torch.nn module it equals
+    cell: str  # which recurrence computes it (CELLS)
+    recurrent: str  # "matrix": W_hh (G*H, H) as torch.nn; "diagonal": one weight per unit (G*H,)
+    reference: str  # dotted path of the module it equals (outputs and gradients, tested)
     cost: float  # CPU time per step relative to the RNN (sizes a cluster job's time request)
+    options: tuple[str, ...]  # model settings that apply to it (others are ignored, recorded None)
+    inits: tuple[str, ...]  # model.init values that apply (any other leaves it at 'default')
     description: str
+
+    @property
+    def gates(self) -> int:
+        """Gate blocks stacked in W_ih and W_hh (torch.nn's layout)."""
+        return CELLS[self.cell]
 
 
 ARCH_RECORDS = {
-    "rnn": Arch(1, "RNN", 1.0, "Elman network, tanh or relu"),
-    "gru": Arch(3, "GRU", 3.0, "gated recurrent unit (Cho et al. 2014)"),
-    "lstm": Arch(4, "LSTM", 3.0, "long short-term memory (Hochreiter & Schmidhuber 1997)"),
-}
+    "rnn": Arch("rnn", "matrix", "torch.nn.RNN", 1.0, ("nonlinearity",),
+                ("default", "orthogonal", "identity"), "Elman network, tanh or relu"),
+    "gru": Arch("gru", "matrix", "torch.nn.GRU", 3.0, (), ("default", "orthogonal", "chrono"),
+                "gated recurrent unit (Cho et al. 2014)"),
+    "lstm": Arch("lstm", "matrix", "torch.nn.LSTM", 3.0, ("lstm_forget_bias",),
+                 ("default", "orthogonal", "chrono"),
+                 "long short-term memory (Hochreiter & Schmidhuber 1997)"),
+    "indrnn": Arch("rnn", "diagonal", "rnnmemory.models.IndRNN", 1.0, ("nonlinearity",),
+                   ("default",), "independently recurrent network, h' = act(W x + u * h + b) "
+                   "(Li et al. 2018)"),
+}  # fmt: skip
 ARCHS = tuple(ARCH_RECORDS)
-GATES = {name: arch.gates for name, arch in ARCH_RECORDS.items()}
+
+
+def recurrent_columns(arch: str, hidden_size: int) -> int:
+    """Weights per row of W_hh: H for a full matrix, 1 for a diagonal one."""
+    return hidden_size if ARCH_RECORDS[arch].recurrent == "matrix" else 1
 
 
 def param_count(arch, hidden_size, input_size, output_size, num_layers=1) -> int:
-    """Parameters of torch.nn's RNN/GRU/LSTM plus a linear head: each layer has G gate blocks
-    of W_ih (H x I_l), W_hh (H x H), b_ih and b_hh (H each); the head O x H weights, O biases."""
+    """Parameters of the recurrent layers plus a linear head: each layer has G gate blocks of
+    W_ih (H x I_l), W_hh (H x H, or H for a diagonal one), b_ih and b_hh (H each); the head O x H
+    weights, O biases."""
+    hh = recurrent_columns(arch, hidden_size)
     recurrent = sum(
-        GATES[arch] * hidden_size * ((input_size if layer == 0 else hidden_size) + hidden_size + 2)
+        ARCH_RECORDS[arch].gates * hidden_size
+        * ((input_size if layer == 0 else hidden_size) + hh + 2)
         for layer in range(num_layers)
-    )
+    )  # fmt: skip
     return recurrent + output_size * (hidden_size + 1)
 
 
@@ -38,5 +74,8 @@ def matched_hidden_size(arch, reference, hidden_size, input_size, output_size, n
     ``reference`` at ``hidden_size`` (the smaller size on a tie)."""
     shape = dict(input_size=input_size, output_size=output_size, num_layers=num_layers)
     target = param_count(reference, hidden_size, **shape)
-    sizes = range(1, 4 * hidden_size * GATES[reference] + 2)  # the RNN needs at most ~sqrt(G) H
-    return min(sizes, key=lambda h: (abs(param_count(arch, h, **shape) - target), h))
+    # a diagonal arch grows linearly in H: it may need up to ~G H^2 units to match
+    ceiling = 4 * hidden_size * ARCH_RECORDS[reference].gates + 2
+    if ARCH_RECORDS[arch].recurrent == "diagonal":
+        ceiling = max(ceiling, target + 2)
+    return min(range(1, ceiling), key=lambda h: (abs(param_count(arch, h, **shape) - target), h))

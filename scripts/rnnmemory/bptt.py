@@ -69,10 +69,10 @@ def _release(ctx):
         ctx.workspace.claimed = False
 
 
-def step_matrix(arch, w_ih, w_hh, b_ih, b_hh):
+def step_matrix(cell, w_ih, w_hh, b_ih, b_hh):
     """The per-step matrix (K, G'H, H+I) and bias (K, G'H, 1) of one layer, built with autograd
     from torch's parameter layout."""
-    if arch != "gru":
+    if cell != "gru":
         return torch.cat([w_hh, w_ih], dim=2), (b_ih + b_hh).unsqueeze(-1)
     hidden = w_hh.shape[2]
     rz = torch.cat([w_hh[:, : 2 * hidden], w_ih[:, : 2 * hidden]], dim=2)
@@ -284,18 +284,19 @@ def _setup(ctx, x, weight, blocks, workspace, all_states):
     return _inputs_buffer(ctx, x, hidden), n_models, steps, batch, hidden
 
 
-# the hand-written BPTT layer of each arch in archs.ARCH_RECORDS (a test checks they agree)
+# the hand-written BPTT layer of each cell of archs.CELLS (a test checks they agree)
 LAYERS = {"rnn": RNNLayer, "gru": GRULayer, "lstm": LSTMLayer}
 
 
-def run_layer(arch, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
-    """One layer: x (K, I, T, N) -> all states (K, H, T, N), or the last (K, H, N)."""
-    if arch not in LAYERS:
-        raise ValueError(f"no BPTT layer for arch {arch!r}; known: {', '.join(LAYERS)}")
-    weight, bias = step_matrix(arch, w_ih, w_hh, b_ih, b_hh)
+def run_layer(cell, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, workspace=None):
+    """One layer of a cell (archs.CELLS; W_hh full): x (K, I, T, N) -> all states
+    (K, H, T, N), or the last (K, H, N)."""
+    if cell not in LAYERS:
+        raise ValueError(f"no BPTT layer for cell {cell!r}; known: {', '.join(LAYERS)}")
+    weight, bias = step_matrix(cell, w_ih, w_hh, b_ih, b_hh)
     # only a pass that a backward pass follows may claim the reused buffers: under no_grad
     # ctx.needs_input_grad is still True, and nothing would release them again
     train = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, b_ih, b_hh))
     workspace = workspace if train else None
-    extra = (relu,) if arch == "rnn" else ()
-    return LAYERS[arch].apply(x, weight, bias, workspace, *extra, all_states)
+    extra = (relu,) if cell == "rnn" else ()
+    return LAYERS[cell].apply(x, weight, bias, workspace, *extra, all_states)

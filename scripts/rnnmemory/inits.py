@@ -13,15 +13,17 @@ tensors it names; every other weight stays torch's.
   b_i = -b_f; GRU update-gate bias b_z = log(u) (z keeps the old state in torch's GRU), with
   u ~ U(1, T_max - 1) and T_max the sequence length. Applies to GRU and LSTM; the RNN keeps
   torch's init.
+
+Which init applies to which arch is the arch's record (``archs.Arch.inits``).
 """
 
 from __future__ import annotations
 
 import torch
 
+from .archs import ARCH_RECORDS
+
 INITS = ("default", "orthogonal", "identity", "chrono")
-APPLIES_TO = {"default": ("rnn", "gru", "lstm"), "orthogonal": ("rnn", "gru", "lstm"),
-              "identity": ("rnn",), "chrono": ("gru", "lstm")}  # fmt: skip
 
 
 def _generator(seed: int, name: str) -> torch.Generator:
@@ -36,7 +38,7 @@ def _orthogonal(size: int, gen: torch.Generator) -> torch.Tensor:
 
 def applied_init(name: str, arch: str) -> str:
     """The init an arch really gets: ``name``, or 'default' where it does not apply."""
-    return name if arch in APPLIES_TO[name] else "default"
+    return name if name in ARCH_RECORDS[arch].inits else "default"
 
 
 def apply_init(net, arch: str, name: str, seed: int, seq_len: int) -> str:
@@ -63,6 +65,6 @@ def apply_init(net, arch: str, name: str, seed: int, seq_len: int) -> str:
                 # torch's gate order: LSTM (i, f, g, o), GRU (r, z, n); b_hh's part set to 0
                 keep = slice(hidden, 2 * hidden)
                 b_ih[keep], b_hh[keep] = bias, 0.0
-                if arch == "lstm":
+                if ARCH_RECORDS[arch].cell == "lstm":
                     b_ih[:hidden], b_hh[:hidden] = -bias, 0.0
     return name

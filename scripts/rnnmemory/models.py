@@ -13,15 +13,16 @@ contiguous axis, so a gate slice is a plain view and one ``bmm`` serves all seed
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import bptt, fused
-from .archs import ARCHS, GATES
+from .archs import ARCH_RECORDS, ARCHS
 
-TORCH_RECURRENT = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 LAYER_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 # bptt: torch ops with the hand-written BPTT; fused: the compiled CPU kernel (fused.py);
 # autograd: autograd through the Python time loop (the reference, and the only one that can
@@ -30,15 +31,69 @@ BACKENDS = ("bptt", "fused", "autograd")
 LAYER_RUNNERS = {"bptt": bptt.run_layer, "fused": fused.run_layer}
 
 
+def reference_class(arch: str) -> type[nn.Module]:
+    """The module an arch equals (its record's ``reference``: torch.nn's, or IndRNN below)."""
+    module, _, name = ARCH_RECORDS[arch].reference.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def nonlinearity_option(arch: str, nonlinearity) -> dict:
+    """The ``nonlinearity`` keyword for an arch that has the option, else nothing."""
+    return {"nonlinearity": nonlinearity} if "nonlinearity" in ARCH_RECORDS[arch].options else {}
+
+
+class IndRNN(nn.Module):
+    """The IndRNN of Li et al. (2018) as a plain loop over time, the reference of the 'indrnn'
+    arch: h_t = act(W_ih x_t + b_ih + u * h_{t-1} + b_hh), one recurrent weight per unit
+    (``weight_hh_l{l}`` is u, shape (H,)). torch.nn.RNN's interface and parameter names, so the
+    pipeline saves and loads it as it does torch's modules. Initialised as nn.RNN (uniform
+    +-1/sqrt(H)), except u ~ U(0, 1): every unit starts with a decay factor in [0, 1), none
+    exploding (Li et al. bound |u| by 2^(1/T) during training; that and their init are the
+    literature study's settings, not the default)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, batch_first=True,
+                 nonlinearity="tanh"):  # fmt: skip
+        super().__init__()
+        if not batch_first:
+            raise ValueError("IndRNN reads (N, T, I): batch_first only")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.nonlinearity = nonlinearity
+        bound = hidden_size**-0.5
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size
+            draws = {
+                "weight_ih": torch.empty(hidden_size, layer_in).uniform_(-bound, bound),
+                "weight_hh": torch.empty(hidden_size).uniform_(0.0, 1.0),
+                "bias_ih": torch.empty(hidden_size).uniform_(-bound, bound),
+                "bias_hh": torch.empty(hidden_size).uniform_(-bound, bound),
+            }
+            for name, value in draws.items():
+                self.register_parameter(f"{name}_l{layer}", nn.Parameter(value))
+
+    def forward(self, x):  # x: (N, T, I)
+        act = torch.relu if self.nonlinearity == "relu" else torch.tanh
+        out = x
+        for layer in range(self.num_layers):
+            w_ih, u, b_ih, b_hh = (getattr(self, f"{n}_l{layer}") for n in LAYER_TENSORS)
+            h = x.new_zeros(x.shape[0], self.hidden_size)  # (N, H)
+            states = []
+            for x_t in out.unbind(1):  # (N, I_l)
+                h = act(x_t @ w_ih.T + b_ih + u * h + b_hh)
+                states.append(h)
+            out = torch.stack(states, dim=1)  # (N, T, H)
+        return out, h
+
+
 class TorchNet(nn.Module):
-    """torch.nn reference: a recurrent layer and a linear head on the last hidden state."""
+    """The reference network: the arch's reference layer (torch.nn's RNN/GRU/LSTM, or IndRNN)
+    and a linear head on the last hidden state."""
 
     def __init__(self, arch, input_size, hidden_size, num_layers, output_size, nonlinearity="tanh"):
         super().__init__()
-        extra = {"nonlinearity": nonlinearity} if arch == "rnn" else {}
-        self.rnn = TORCH_RECURRENT[arch](
-            input_size, hidden_size, num_layers, batch_first=True, **extra
-        )
+        self.rnn = reference_class(arch)(
+            input_size, hidden_size, num_layers, batch_first=True,
+            **nonlinearity_option(arch, nonlinearity),
+        )  # fmt: skip
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x):  # x: (N, T, I)
@@ -47,12 +102,12 @@ class TorchNet(nn.Module):
 
 
 def seeded_torch_net(seed: int, arch: str, forget_bias=None, **shape) -> TorchNet:
-    """The network torch.nn builds right after ``torch.manual_seed(seed)``; for an LSTM with
-    ``forget_bias`` set, every layer's forget-gate bias then starts at that value (all of it in
-    b_ih, b_hh's forget part zero), the other weights untouched."""
+    """The network torch.nn builds right after ``torch.manual_seed(seed)``; for an arch with
+    the ``lstm_forget_bias`` option set, every layer's forget-gate bias then starts at that
+    value (all of it in b_ih, b_hh's forget part zero), the other weights untouched."""
     torch.manual_seed(seed)
     net = TorchNet(arch, **shape)
-    if arch == "lstm" and forget_bias is not None:
+    if "lstm_forget_bias" in ARCH_RECORDS[arch].options and forget_bias is not None:
         hidden = net.rnn.hidden_size
         with torch.no_grad():
             for layer in range(net.rnn.num_layers):
@@ -104,15 +159,22 @@ def lstm_step(xp_t, h, c, w_hh):
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
-# each arch's step under autograd (the reference the BPTT layers and the kernel must equal)
+# each cell's step under autograd (archs.CELLS; the BPTT layers and the kernel must equal it)
 STEPS = {"rnn": rnn_step, "gru": gru_step, "lstm": lstm_step}
+
+
+def cell_weights(arch: str, w_hh: torch.Tensor) -> torch.Tensor:
+    """W_hh as the arch's cell reads it, (K, G*H, H): a diagonal arch's u (K, H) becomes
+    diag(u) (autograd takes the gradient's diagonal back to u)."""
+    return torch.diag_embed(w_hh) if ARCH_RECORDS[arch].recurrent == "diagonal" else w_hh
 
 
 class StackedRecurrentNet(nn.Module):
     """K independent recurrent networks with a linear head, trained side by side.
 
-    Parameter ``weight_ih_l{l}`` has shape (K, G*H, I_l), ``weight_hh_l{l}`` (K, G*H, H), biases
-    (K, G*H); the head has ``head_weight`` (K, O, H) and ``head_bias`` (K, O).
+    Parameter ``weight_ih_l{l}`` has shape (K, G*H, I_l), ``weight_hh_l{l}`` (K, G*H, H) (a
+    diagonal arch's: (K, G*H)), biases (K, G*H); the head has ``head_weight`` (K, O, H) and
+    ``head_bias`` (K, O). The layers run on the arch's cell (archs.Arch.cell).
     """
 
     def __init__(
@@ -126,17 +188,17 @@ class StackedRecurrentNet(nn.Module):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
         self.arch, self.nonlinearity, self.backend = arch, nonlinearity, backend
+        self.cell = ARCH_RECORDS[arch].cell
         self.shape = dict(
             input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-            output_size=output_size,
+            output_size=output_size, **nonlinearity_option(arch, nonlinearity),
         )  # fmt: skip
-        if arch == "rnn":
-            self.shape["nonlinearity"] = nonlinearity
         self.hidden_size, self.num_layers, self.n_models = hidden_size, num_layers, n_models
-        gh = GATES[arch] * hidden_size
+        gh = ARCH_RECORDS[arch].gates * hidden_size
+        hh = (gh, hidden_size) if ARCH_RECORDS[arch].recurrent == "matrix" else (gh,)
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size
-            sizes = {"weight_ih": (gh, layer_in), "weight_hh": (gh, hidden_size)}
+            sizes = {"weight_ih": (gh, layer_in), "weight_hh": hh}
             sizes.update(bias_ih=(gh,), bias_hh=(gh,))
             for name, size in sizes.items():
                 self.register_parameter(
@@ -161,10 +223,10 @@ class StackedRecurrentNet(nn.Module):
         cls, nets: list[TorchNet], arch: str, backend="bptt"
     ) -> StackedRecurrentNet:
         rnn = nets[0].rnn
-        extra = {"nonlinearity": rnn.nonlinearity} if arch == "rnn" else {}
         model = cls(
             arch, rnn.input_size, rnn.hidden_size, rnn.num_layers, nets[0].head.out_features,
-            n_models=len(nets), backend=backend, **extra,
+            n_models=len(nets), backend=backend,
+            **nonlinearity_option(arch, getattr(rnn, "nonlinearity", None)),
         )  # fmt: skip
         sources = [net.state_dict() for net in nets]
         with torch.no_grad():
@@ -196,6 +258,11 @@ class StackedRecurrentNet(nn.Module):
     def layer_params(self, layer):
         return [getattr(self, f"{name}_l{layer}") for name in LAYER_TENSORS]
 
+    def cell_params(self, layer):
+        """A layer's tensors as its cell computes with them (W_hh full, see ``cell_weights``)."""
+        w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
+        return [w_ih, cell_weights(self.arch, w_hh), b_ih, b_hh]
+
     def forward(self, x, return_states=False, return_cells=False):
         """x: (K, I, T, N) -> outputs (K, N, O). With ``return_states`` (autograd path only)
         also the top layer's hidden states, a list of T tensors (K, H, N) whose ``.grad`` after
@@ -206,10 +273,10 @@ class StackedRecurrentNet(nn.Module):
         return_states = return_states or return_cells
         for layer in range(self.num_layers):
             top = layer + 1 == self.num_layers
-            w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
+            w_ih, w_hh, b_ih, b_hh = self.cell_params(layer)
             if self.backend in LAYER_RUNNERS and not return_states:
                 out = LAYER_RUNNERS[self.backend](
-                    self.arch, inputs, w_ih, w_hh, b_ih, b_hh, relu, not top,
+                    self.cell, inputs, w_ih, w_hh, b_ih, b_hh, relu, not top,
                     self._workspaces[layer],
                 )  # fmt: skip
                 inputs, last = out, out  # (K, H, T, N) below the top, (K, H, N) on top
@@ -236,10 +303,10 @@ class StackedRecurrentNet(nn.Module):
             return per_model_loss(self(x), y, loss)
         relu, inputs = self.nonlinearity == "relu", x
         for layer in range(self.num_layers - 1):
-            inputs = fused.run_layer(self.arch, inputs, *self.layer_params(layer), relu, True)
-        top = self.layer_params(self.num_layers - 1)
+            inputs = fused.run_layer(self.cell, inputs, *self.cell_params(layer), relu, True)
+        top = self.cell_params(self.num_layers - 1)
         return fused.last_state_loss(
-            self.arch, inputs, *top, relu, self.head_weight, self.head_bias, y
+            self.cell, inputs, *top, relu, self.head_weight, self.head_bias, y
         )
 
     def _fused_mse(self, x, loss: str) -> bool:
@@ -268,7 +335,10 @@ class StackedRecurrentNet(nn.Module):
         two agree bit for bit)."""
         params = [*self.layer_params(0), self.head_weight, self.head_bias]
         relu = self.nonlinearity == "relu"
-        losses, _, *grads = fused.train_last(self.arch, x, *params[:4], relu, *params[4:], y, False)
+        cell = self.cell_params(0)
+        losses, _, *grads = fused.train_last(self.cell, x, *cell, relu, *params[4:], y, False)
+        if cell[1] is not params[1]:  # a diagonal W_hh: its gradient is the diagonal's
+            grads[1] = torch.diagonal(grads[1], dim1=1, dim2=2).contiguous()
         for p, grad in zip(params, grads, strict=True):
             if scale is not None:
                 grad.mul_(scale.view(-1, *[1] * (grad.dim() - 1)))
@@ -289,7 +359,7 @@ class StackedRecurrentNet(nn.Module):
         n_models, _, steps, batch = x.shape
         hidden = self.hidden_size
         xp = torch.bmm(w_ih, x.flatten(2)).view(n_models, -1, steps, batch)  # (K, GH, T, N)
-        if self.arch == "gru":  # b_hn stays inside r * (W_hn h + b_hn), as in torch
+        if self.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn), as in torch
             folded = b_ih + torch.cat(
                 [b_hh[:, : 2 * hidden], torch.zeros_like(b_hh[:, :hidden])], 1
             )
@@ -302,13 +372,13 @@ class StackedRecurrentNet(nn.Module):
         relu = self.nonlinearity == "relu"
         states, cells = [], []
         # unbind once: indexing xp[:, :, t] in the loop makes backward O(T^2)
-        step = STEPS[self.arch]
+        step = STEPS[self.cell]
         for xp_t in xp.unbind(2):
-            if self.arch == "lstm":
+            if self.cell == "lstm":
                 h, c = step(xp_t, h, c, w_hh)
                 cells.append(c)
             else:
-                h = step(xp_t, h, w_hh, relu if self.arch == "rnn" else b_hn)
+                h = step(xp_t, h, w_hh, relu if self.cell == "rnn" else b_hn)
             states.append(h)
         return states, cells
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .archs import matched_hidden_size
+from .archs import ARCH_RECORDS, matched_hidden_size
 from .inits import apply_init
 from .models import (
     StackedRecurrentNet,
@@ -80,7 +80,7 @@ def model_shape(datasets: list[dict], arch: str, model_cfg: dict) -> dict:
     )  # fmt: skip
     if model_cfg.get("match_params"):  # equal parameters: as many as the reference arch has
         shape["hidden_size"] = matched_hidden_size(arch, model_cfg["match_params"], **shape)
-    if arch == "rnn":
+    if "nonlinearity" in ARCH_RECORDS[arch].options:
         shape["nonlinearity"] = model_cfg.get("nonlinearity", "tanh")
     return shape
 

@@ -1,6 +1,7 @@
 // One time step of an RNN, GRU or LSTM layer, forward and backward, on a block of samples.
 //
-// A block is one SIMD vector of samples (16 floats or 8 doubles): every quantity of one hidden
+// A block is one SIMD vector of samples (8 floats or 4 doubles with AVX2, twice that with
+// AVX-512; vecmath.h): every quantity of one hidden
 // unit, gate or input is a Vec<T> over the block, so the gate math is one pass of vector ops
 // and the matmuls are FMAs of one weight with a vector. The maths is torch.nn's (and
 // bptt.py's): gate orders GRU (r, z, n) with b_hn inside r * (W_hn h + b_hn), LSTM (i, f, g, o).
@@ -14,17 +15,16 @@
 
 #include <type_traits>
 
+#include "cell_ids.h"  // generated from archs.CELLS by fused.py: enum Cell, kCellGates
 #include "vecmath.h"
 
 namespace rnnfused {
-
-enum Arch { kRNN = 0, kGRU = 1, kLSTM = 2 };
 
 inline int round_up(int v, int m) { return (v + m - 1) / m * m; }
 inline int round4(int v) { return round_up(v, 4); }
 
 struct Dims {
-  int arch;
+  int cell;  // a Cell of cell_ids.h
   bool relu;
   int H, I;  // hidden and input size
   int GH;    // rows of W_ih and W_hh: gates * H
@@ -107,15 +107,15 @@ inline void gates(const Dims& d, const Weights<T>& w, const Vec<T>* z, Vec<T>* a
   const int H = d.H;
   // the GRU's rows W_in x + b_in read only x and the bias: a matvec of their own skips their
   // zero columns of h (bit-equal: the skipped terms are exact zeros for a finite state)
-  const int full_rows = d.arch == kGRU ? 3 * H : d.GR;
+  const int full_rows = d.cell == kGRU ? 3 * H : d.GR;
   with_width(d.ZC, [&](auto cols) {
     matvec<T, false, decltype(cols)::value>(w.w, d.ZC, full_rows, d.ZC, z, a);
   });
-  if (d.arch == kGRU) {
+  if (d.cell == kGRU) {
     matvec<T, false>(w.w + 3 * H * d.ZC + H, d.ZC, H, d.I + 1, z + H, a + 3 * H);
     for (int r = 0; r < 2 * H; ++r) a[r] = sigmoid<T>(a[r]);
     for (int j = 0; j < H; ++j) n[j] = tanh_<T>(a[3 * H + j] + a[j] * a[2 * H + j]);
-  } else if (d.arch == kLSTM) {
+  } else if (d.cell == kLSTM) {
     for (int r = 0; r < 2 * H; ++r) a[r] = sigmoid<T>(a[r]);  // i, f
     for (int r = 2 * H; r < 3 * H; ++r) a[r] = tanh_<T>(a[r]);  // g
     for (int r = 3 * H; r < 4 * H; ++r) a[r] = sigmoid<T>(a[r]);  // o
@@ -130,10 +130,10 @@ inline void step_forward(const Dims& d, const Weights<T>& w, const Vec<T>* z, Ve
                          const Vec<T>* c_prev, Vec<T>* c, Vec<T>* a, Vec<T>* aux) {
   const int H = d.H;
   gates(d, w, z, a, aux);
-  if (d.arch == kRNN) {
+  if (d.cell == kRNN) {
     const Vec<T> zero{};
     for (int j = 0; j < H; ++j) h[j] = d.relu ? (a[j] < T(0) ? zero : a[j]) : tanh_<T>(a[j]);
-  } else if (d.arch == kGRU) {
+  } else if (d.cell == kGRU) {
     for (int j = 0; j < H; ++j) h[j] = aux[j] + a[H + j] * (z[j] - aux[j]);  // n + z (h - n)
   } else {
     for (int j = 0; j < H; ++j) {
@@ -154,12 +154,12 @@ inline void step_backward(const Dims& d, const Vec<T>* z, const Vec<T>* h, const
                           Vec<T>* g) {
   const int H = d.H;
   const Vec<T> zero{};
-  if (d.arch == kRNN) {  // relu: no gradient where h is 0 (or NaN), as torch's relu
+  if (d.cell == kRNN) {  // relu: no gradient where h is 0 (or NaN), as torch's relu
     for (int j = 0; j < H; ++j) {
       g[j] = d.relu ? (h[j] > T(0) ? dh[j] : zero) : dh[j] * (T(1) - h[j] * h[j]);
       dh[j] = zero;
     }
-  } else if (d.arch == kGRU) {
+  } else if (d.cell == kGRU) {
     for (int j = 0; j < H; ++j) {
       const Vec<T> r = a[j], u = a[H + j], ghn = a[2 * H + j], n = aux[j];
       const Vec<T> dn = dh[j] * (T(1) - u) * (T(1) - n * n);  // through tanh
@@ -187,7 +187,7 @@ inline void step_backward(const Dims& d, const Vec<T>* z, const Vec<T>* h, const
 template <class T>
 inline void input_grad(const Dims& d, const Weights<T>& w, const Vec<T>* g, Vec<T>* dx) {
   for (int i = 0; i < d.I; ++i) dx[i] = Vec<T>{};
-  if (d.arch == kGRU) {  // rows r, z and W_in x: g[0:2H] and g[3H:4H]
+  if (d.cell == kGRU) {  // rows r, z and W_in x: g[0:2H] and g[3H:4H]
     matvec<T>(w.wih_t, d.GH, d.I, 2 * d.H, g, dx);
     matvec<T>(w.wih_t + 2 * d.H, d.GH, d.I, d.H, g + 3 * d.H, dx);
   } else {

@@ -54,7 +54,6 @@ void run_tasks(int64_t tasks, const F& body) {
   });
 }
 
-int gate_count(int64_t arch) { return arch == kRNN ? 1 : (arch == kGRU ? 3 : 4); }
 
 // The weights in kernel layout for all seeds (layout.h): one buffer holding the step matrices
 // (K, GR, ZC), then W_hh^T (K, H, GH), then W_ih^T (K, I, GH), each value repeated `lanes`
@@ -65,17 +64,17 @@ struct Prepared {
   Tensor buf;
 };
 
-Prepared prepare(int64_t arch, bool relu, const Tensor& x, Tensor w_ih, Tensor w_hh,
+Prepared prepare(int64_t cell, bool relu, const Tensor& x, Tensor w_ih, Tensor w_hh,
                  Tensor b_ih, Tensor b_hh) {
   TORCH_CHECK(x.device().is_cpu(), "the fused kernel runs on the CPU");
   TORCH_CHECK(x.dim() == 4 && x.size(2) > 0, "x must be (K, I, T, N) with T >= 1");
-  TORCH_CHECK(arch >= kRNN && arch <= kLSTM, "unknown arch code ", arch);
+  TORCH_CHECK(cell >= 0 && cell < kCells, "unknown cell id ", cell);
   TORCH_CHECK(w_hh.dim() == 3 && w_ih.dim() == 3, "weights must be (K, G*H, .)");
   const int64_t K = x.size(0);
-  const int H = w_hh.size(2), I = w_ih.size(2), GH = gate_count(arch) * H;
+  const int H = w_hh.size(2), I = w_ih.size(2), GH = kCellGates[cell] * H;
   TORCH_CHECK(w_hh.size(1) == GH && w_ih.size(1) == GH && I == x.size(1) &&
                   w_hh.size(0) == K && w_ih.size(0) == K,
-              "weights do not match the arch or the input");
+              "weights do not match the cell or the input");
   TORCH_CHECK(b_ih.sizes() == at::IntArrayRef({K, GH}) && b_hh.sizes() == b_ih.sizes(),
               "biases must be (K, G*H)");
   for (const Tensor* t : {&w_ih, &w_hh, &b_ih, &b_hh}) {
@@ -85,7 +84,7 @@ Prepared prepare(int64_t arch, bool relu, const Tensor& x, Tensor w_ih, Tensor w
   w_ih = w_ih.contiguous(), w_hh = w_hh.contiguous();
   b_ih = b_ih.contiguous(), b_hh = b_hh.contiguous();
   Prepared p;
-  p.d = {static_cast<int>(arch), relu, H, I, GH, arch == kGRU ? 4 * H : GH, round4(H + I + 1)};
+  p.d = {static_cast<int>(cell), relu, H, I, GH, cell == kGRU ? 4 * H : GH, round4(H + I + 1)};
   p.lanes = kRepeatWeights ? kVecBytes / x.element_size() : 1;
   p.buf = x.new_empty({K * (p.d.GR * p.d.ZC + (H + I) * GH) * p.lanes});
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_prepare", [&] {
@@ -118,16 +117,16 @@ T* ptr(const Tensor& t) {
 // x (K, I, T, N) -> {out, ckpt_h, ckpt_c}: out holds all states (K, H, T, N) if all_states,
 // else the last (K, H, N). With save (a backward pass will follow) the checkpoints that backward
 // restarts from, (K * blocks, segments, H, lanes): h, and c for the LSTM; else empty.
-std::vector<Tensor> forward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+std::vector<Tensor> forward(int64_t cell, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
                             Tensor b_hh, bool relu, bool all_states, bool save) {
   x = x.contiguous();
-  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const Prepared p = prepare(cell, relu, x, w_ih, w_hh, b_ih, b_hh);
   const int64_t K = x.size(0), steps = x.size(2), N = x.size(3), H = p.d.H;
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
   const std::vector<int64_t> ckpt{K * blocks, segments(steps), H, lanes};
   Tensor out = all_states ? x.new_empty({K, H, steps, N}) : x.new_empty({K, H, N});
   Tensor ckpt_h = save ? x.new_empty(ckpt) : x.new_empty({0});
-  Tensor ckpt_c = save && arch == kLSTM ? x.new_empty(ckpt) : x.new_empty({0});
+  Tensor ckpt_c = save && cell == kLSTM ? x.new_empty(ckpt) : x.new_empty({0});
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_forward", [&] {
     Problem<scalar_t> pr = problem<scalar_t>(p, x);
     pr.out = out.data_ptr<scalar_t>(), pr.all_states = all_states;
@@ -152,17 +151,17 @@ std::vector<Tensor> weight_grads(const Dims& d, const Tensor& partial) {
 
 // Gradients {dx (or empty), dw_ih, dw_hh, db_ih, db_hh} from forward's checkpoints and the
 // gradient of the layer's output: (K, H, T, N) if grad_all, else (K, H, N).
-std::vector<Tensor> backward(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+std::vector<Tensor> backward(int64_t cell, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
                              Tensor b_hh, bool relu, Tensor ckpt_h, Tensor ckpt_c, Tensor grad,
                              bool grad_all, bool need_dx) {
   x = x.contiguous(), grad = grad.contiguous();
-  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const Prepared p = prepare(cell, relu, x, w_ih, w_hh, b_ih, b_hh);
   const Dims d = p.d;
   const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I;
   const int64_t lanes = kVecBytes / x.element_size(), blocks = (N + lanes - 1) / lanes;
   const std::vector<int64_t> ckpt{K * blocks, segments(x.size(2)), H, lanes};
   TORCH_CHECK(ckpt_h.sizes().vec() == ckpt && ckpt_h.is_contiguous(), "bad checkpoints");
-  TORCH_CHECK(arch != kLSTM || (ckpt_c.sizes().vec() == ckpt && ckpt_c.is_contiguous()),
+  TORCH_CHECK(cell != kLSTM || (ckpt_c.sizes().vec() == ckpt && ckpt_c.is_contiguous()),
               "bad cell checkpoints");
   Tensor dx = need_dx ? at::empty_like(x) : x.new_empty({0});
   Tensor partial = x.new_empty({K, blocks, d.GR, H + I + 1});
@@ -226,12 +225,12 @@ constexpr int64_t kKeepBytes = 320 * 1024;
 // empty), dw_ih, dw_hh, db_ih, db_hh, dhead_w, dhead_b}. kept: segments of 16 steps kept whole
 // per task (the rest are rerun from checkpoints); -1: as many as fit in kKeepBytes. pack: the
 // seeds' part-filled last blocks share vectors where that saves some (pack.h).
-std::vector<Tensor> train_last(int64_t arch, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
+std::vector<Tensor> train_last(int64_t cell, Tensor x, Tensor w_ih, Tensor w_hh, Tensor b_ih,
                                Tensor b_hh, bool relu, Tensor head_w, Tensor head_b, Tensor y,
                                bool need_dx, int64_t kept, bool pack) {
   x = x.contiguous(), head_w = head_w.contiguous(), head_b = head_b.contiguous();
   y = y.contiguous();
-  const Prepared p = prepare(arch, relu, x, w_ih, w_hh, b_ih, b_hh);
+  const Prepared p = prepare(cell, relu, x, w_ih, w_hh, b_ih, b_hh);
   const Dims d = p.d;
   const int64_t K = x.size(0), N = x.size(3), H = d.H, I = d.I, O = head_w.size(1);
   TORCH_CHECK(head_w.dim() == 3 && head_w.size(0) == K && head_w.size(2) == H,

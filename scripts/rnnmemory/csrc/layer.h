@@ -175,7 +175,7 @@ void segment_backward(const Problem<T>& p, const Weights<T>& w, int64_t t0, int 
       for (int j = 0; j < d.H && p.grad_all; ++j) dh[j] += gs.get(j, t - 1);
     }
   }
-  const bool gru = d.arch == kGRU;  // (see accumulate_outer)
+  const bool gru = d.cell == kGRU;  // (see accumulate_outer)
   accumulate_outer<T>(g, sg.z.data(), len, sg.rows_p, sg.cols_p, acc,
                       gru ? round_up(3 * d.H, kTileRows) : sg.rows_p, d.H / 4 * 4);
 }

@@ -30,8 +30,8 @@ void fill_weights(const Dims& d, int64_t K, int lanes, const T* w_ih, const T* w
     for (int r = 0; r < d.GR; ++r) {
       // the torch row this step-matrix row reads, and which parts: GRU rows 2H..3H read only
       // h (W_hn, b_hn), rows 3H..4H only x (torch's rows 2H..3H of W_in, b_in)
-      const bool n_h = d.arch == kGRU && r >= 2 * H && r < 3 * H;
-      const bool n_x = d.arch == kGRU && r >= 3 * H;
+      const bool n_h = d.cell == kGRU && r >= 2 * H && r < 3 * H;
+      const bool n_x = d.cell == kGRU && r >= 3 * H;
       const int src = n_x ? r - H : r;
       for (int c = 0; c < d.ZC; ++c) {
         T value = T(0);
@@ -71,7 +71,7 @@ void split_grads(const Dims& d, int64_t K, int64_t blocks, const T* partial, T* 
     for (int r = 0; r < GH; ++r) {
       // the step-matrix rows of torch's row r (see fill_weights): the GRU's W_in rows sit
       // at 3H..4H, apart from W_hn's
-      const bool n = d.arch == kGRU && r >= 2 * H;
+      const bool n = d.cell == kGRU && r >= 2 * H;
       const T *row_h = sum.data() + r * cols, *row_x = sum.data() + (n ? r + H : r) * cols;
       for (int j = 0; j < H; ++j) wh[r * H + j] = row_h[j];
       for (int i = 0; i < I; ++i) wi[r * I + i] = row_x[H + i];

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..archs import ARCHS
 from ..config import BASE
 
-ARCH_ORDER = ["rnn", "gru", "lstm"]
-ARCH_COLORS = dict(zip(ARCH_ORDER, sns.color_palette("colorblind", 3), strict=True))
+ARCH_ORDER = list(ARCHS)
+ARCH_COLORS = dict(zip(ARCH_ORDER, sns.color_palette("colorblind", len(ARCHS)), strict=True))
 # room beyond the lengths studied on a log T axis: open ends and censored values sit at EDGE,
 # inside the axis limit LIMIT so that their markers are not cut in half
 EDGE, LIMIT = 1.7, 2.3
@@ -24,7 +25,7 @@ def archs(table: pd.DataFrame) -> list[str]:
 
 
 def palette(names) -> dict:
-    extra = sns.color_palette("colorblind", 10)[3:]
+    extra = sns.color_palette("colorblind", 10)[len(ARCHS) :]
     return {a: ARCH_COLORS.get(a, extra[i % len(extra)]) for i, a in enumerate(names)}
 
 
