@@ -1,9 +1,6 @@
 """Snakemake entry point: run every registered probe on the trained networks of one
 (variant, task, arch), over all its sequence lengths, and write one CSV per probe."""
 
-from rnnmemory import jobserver
-
-jobserver.hand_over()  # from here on in a worker that has torch loaded (see jobserver.py)
 import torch
 
 from rnnmemory.checkpoint import load_model

@@ -6,11 +6,8 @@ import csv
 import sys
 import time
 
-from rnnmemory import jobserver
-
-jobserver.hand_over()  # from here on in a worker that has torch loaded (see jobserver.py)
 started = time.perf_counter()
-import torch  # timed: 2 s in a process of its own, nothing in a worker
+import torch  # timed: about 2 s of every job
 
 import_torch_seconds = time.perf_counter() - started
 from rnnmemory.archs import ARCH_RECORDS
@@ -52,9 +49,9 @@ result = train_cell(datasets, seeds, w.arch, model_cfg, settings, device=device,
 say(f"hidden size {result.model.hidden_size}, {result.backend}; trained in "
     f"{result.wall_seconds:.1f} s")  # fmt: skip
 
-env = {**environment(device), **runtime, "backend": result.backend,
-       "job_server": jobserver.SERVED}  # fmt: skip
-usage = job_usage()  # peak RSS and CPU time so far: Snakemake's benchmark misses a worker
+# code_hash: the train rule's param over this script and the library it imports (codehash.py)
+env = {"code_hash": smk.params.code, **environment(device), **runtime, "backend": result.backend}
+usage = job_usage()  # peak RSS and CPU time so far, measured in the job itself
 records = []
 for k, seed in enumerate(seeds):
     params = {

@@ -10,11 +10,7 @@ import os
 import pytest
 
 from helpers import copy_project, tiny
-from rnnmemory import fused, jobserver
-
-# every copy of the project gets a job server of its own (its library path differs): let each
-# go 15 s after its copy's last job rather than 60
-os.environ.setdefault(jobserver.IDLE_ENV, "15")
+from rnnmemory import fused
 
 
 @pytest.fixture(scope="session")

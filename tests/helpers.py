@@ -51,9 +51,8 @@ def read_runs(workdir, results=TINY) -> pd.DataFrame:
 
 
 def runs_without_timing(workdir, results=TINY) -> pd.DataFrame:
-    """The runs table with the columns that measure the machine (time_*, job_*) set aside, and
-    job_server (whether a job server's worker ran the job, not a result)."""
-    return read_runs(workdir, results).drop(columns=[*TIMING_COLUMNS, "job_server"])
+    """The runs table with the columns that measure the machine (time_*, job_*) set aside."""
+    return read_runs(workdir, results).drop(columns=TIMING_COLUMNS)
 
 
 def job_counts(output: str) -> dict:

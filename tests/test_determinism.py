@@ -1,12 +1,8 @@
-"""Two runs of the same config on the CPU give identical runs tables, timing columns aside,
-whether a job server's worker ran each job or the job's own process did."""
-
-import os
+"""Two runs of the same config on the CPU give identical runs tables, timing columns aside."""
 
 import pytest
 
-from helpers import TINY, copy_project, read_runs, runs_without_timing, tiny
-from rnnmemory import jobserver
+from helpers import TINY, copy_project, runs_without_timing, tiny
 
 pytestmark = pytest.mark.slow
 
@@ -14,9 +10,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_config_same_numbers(threads, tiny_study, tmp_path):
     """1 thread: a second run against the shared tiny study; 2 threads: two runs of one task
-    and the LSTM (the arch with the most ops per step). The first run's jobs run in a job
-    server's workers, the second's each in its own process. Only the tables are made (figures
-    and report cannot change them)."""
+    and the LSTM (the arch with the most ops per step). Only the tables are made (figures and
+    report cannot change them)."""
     train = f"train={{threads: {threads}, epochs: 20, log_every: 5, eval_every: 5}}"
     one_row = ["tasks=[first_plus_last]", "archs=[lstm]"]
     override = ["--config", train] + ([] if threads == 1 else one_row)
@@ -25,9 +20,7 @@ def test_same_config_same_numbers(threads, tiny_study, tmp_path):
     if threads != 1:
         tiny(first, *override, targets=tables)
     second = copy_project(tmp_path / "second")
-    tiny(second, *override, targets=tables, env={**os.environ, jobserver.SWITCH_ENV: "0"})
-    assert (read_runs(first)["job_server"] == jobserver.wanted()).all()
-    assert not read_runs(second)["job_server"].any()
+    tiny(second, *override, targets=tables)
     tables = [runs_without_timing(workdir) for workdir in (first, second)]
     assert (tables[0]["threads"] == threads).all()
     assert tables[0].equals(tables[1])

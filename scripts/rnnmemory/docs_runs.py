@@ -44,8 +44,9 @@ def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """Each trained cell's job wall time, peak RSS and CPU time, from Snakemake's benchmark
     file (the path StudyPaths gives); cells without one (a run copied from elsewhere) are left
     out. Where the runs measured their job themselves (job_* columns, exact where the
-    benchmark samples), memory and CPU come from there: a job server's worker is invisible to
-    the benchmark, which then saw only the job's waiting process (its CPU time is added)."""
+    benchmark samples), memory and CPU come from there. Runs trained before the job server was
+    removed record ``job_server``: its worker was invisible to the benchmark, which then saw
+    only the job's waiting process (its CPU time is added)."""
     paths = StudyPaths(str(results))
     measured = {"job_cpu_seconds", "job_peak_rss_mib", "job_server"} <= set(runs)
     first = runs.groupby(CELL).first()

@@ -83,6 +83,30 @@ def _raw(html: str) -> list[str]:
     return ["", ".. raw:: html", "", *("   " + line for line in html.split("\n")), ""]
 
 
+# what must be one value across a study's runs for its tables to describe one experiment
+UNIFORM = {"code_hash": "code versions (codehash.py)", "backend": "training backends"}
+
+
+def mixed_runs_warning(runs: pd.DataFrame | None) -> list[str]:
+    """A warning at the top of the first page when the study's runs were trained by different
+    code or backends (a run trained before the code was recorded counts as 'not recorded'):
+    the tables would otherwise mix them silently."""
+    found = []
+    for column, what in UNIFORM.items():
+        if runs is None or column not in runs:
+            continue
+        counts = runs[column].astype("string").fillna("not recorded").value_counts()
+        if len(counts) > 1:
+            listed = ", ".join(f"{value} ({n} runs)" for value, n in counts.items())
+            found.append(f"the runs were trained with different {what}: {listed}.")
+    if not found:
+        return []
+    advice = ("Rerun the study: Snakemake's params trigger retrains the runs of older code; "
+              "a backend forced in the config trains every run the same way.")  # fmt: skip
+    return [".. warning::", "", *[f"   {line[0].upper()}{line[1:]}" for line in found],
+            f"   {advice}", ""]  # fmt: skip
+
+
 def headline_rst(
     horizon: pd.DataFrame,
     summary: pd.DataFrame,
@@ -99,7 +123,8 @@ def headline_rst(
     budget check (``convergence``, inference.budget_convergence), the remedies
     (``remedies``, docs.variant_comparison), what the failed ``runs`` learned,
     and this study next to the published ``anchors``."""
-    lines = [
+    lines = [*mixed_runs_warning(runs)]
+    lines += [
         "**What the tables say.** The memory horizon T50 is the sequence length at which half "
         "the seeds still solve the task: a logistic fit in log T to every run (each run one "
         "independent trial; a lapse term for runs that fail whatever T is), with a 95% "

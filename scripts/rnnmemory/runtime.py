@@ -44,8 +44,7 @@ def tune_cpu_runtime() -> dict:
 
 def job_usage() -> dict:
     """This process's peak RSS and CPU time so far, its finished children's (a kernel build)
-    included. Measured in the job itself: Snakemake's benchmark watches the job's process and
-    its children, and a job server's worker is neither (see jobserver.py)."""
+    included. Measured in the job itself: exact where Snakemake's benchmark samples."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),

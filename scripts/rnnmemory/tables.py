@@ -24,11 +24,11 @@ METRIC_COLUMNS = [
     "test_accuracy", "coef_remembered", "coef_recent", "coef_intercept", "fit_r2",
 ]  # fmt: skip
 ENVIRONMENT_COLUMNS = [
-    "device", "backend", "torch_version", "threads", "cpu_count", "flush_denormal", "malloc_tuned",
-    "job_server",
+    "code_hash", "device", "backend", "torch_version", "threads", "cpu_count", "flush_denormal",
+    "malloc_tuned",
 ]  # fmt: skip
 # what the run measured of the machine; time_import_torch_seconds: the train job's `import
-# torch` (2 s in a process of its own, ~0 in a job server's worker); job_*: the whole job's
+# torch` (about 2 s); job_*: the whole job's
 TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds", "time_import_torch_seconds",
                   "job_peak_rss_mib", "job_cpu_seconds"]  # fmt: skip
 CELL = ["variant", "task", "arch", "seq_len"]

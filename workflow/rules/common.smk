@@ -4,6 +4,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rnnmemory.archs import ARCH_RECORDS
+from rnnmemory.codehash import code_hash
 from rnnmemory.config import variant_archs, variant_config, variant_names
 from rnnmemory.paths import StudyPaths
 from rnnmemory.registry import (
@@ -41,6 +42,17 @@ wildcard_constraints:
     arch="|".join(ARCHS),
     seq_len=r"\d+",
     name="|".join(TABLES),
+
+
+_CODE = {}
+
+
+def code_of(script):
+    """The hash of a rule's script and the library code it imports (codehash.py): a rule's
+    param, so that an edit reruns exactly the jobs whose code changed."""
+    if script not in _CODE:
+        _CODE[script] = code_hash(Path(workflow.basedir) / "scripts" / script)
+    return _CODE[script]
 
 
 def params_of(wildcards):

@@ -13,6 +13,7 @@ rule make_dataset:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code_of("make_dataset.py"),
         data=data_of,
         task_params=params_of,
         seeds=SEEDS,

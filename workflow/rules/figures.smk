@@ -14,6 +14,7 @@ rule plot_figures:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_of("plot_figures.py"),
         figures=list(FIGURES),
         solved_below=config["solved_below"],
     script:
@@ -36,6 +37,7 @@ rule plot_comparisons:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_of("plot_figures.py"),
         figures=list(COMPARISONS),
         solved_below=config["solved_below"],
     script:

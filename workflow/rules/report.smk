@@ -25,6 +25,7 @@ rule headline:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code_of("write_headline.py"),
         tasks=TASKS,
         budgets=config["analysis"]["budget_variants"],
         # relative to the workflow (an absolute path would change with the checkout's place)

@@ -16,6 +16,7 @@ rule collect_tables:
         mem_mb=4000,
         runtime=10,
     params:
+        code=code_of("collect_tables.py"),
         solved_below=config["solved_below"],
         outcomes=config["outcomes"],
         stems={name: P.table.format(name=name, ext="")[:-1] for name in TABLES},
@@ -45,6 +46,7 @@ rule table_html:
         mem_mb=1000,
         runtime=5,
     params:
+        code=code_of("table_html.py"),
         description=lambda w: TABLES[w.name].description,
     script:
         "../../scripts/table_html.py"

@@ -1,8 +1,8 @@
 rule train_cell:
     """Train every seed of one (variant, task, arch, seq_len) cell in one process, batched.
     Writes the model, learning curves and metrics only: probes are jobs of their own. One job
-    per cell: a stopped study keeps each finished cell, a cluster runs cells in parallel;
-    run locally, a job server's worker saves each its `import torch` (jobserver.py)."""
+    per cell: a stopped study keeps each finished cell, a cluster runs cells in parallel.
+    """
     input:
         dataset=dataset_of,
     output:
@@ -19,6 +19,7 @@ rule train_cell:
         mem_mb=2000,
         runtime=train_runtime_minutes,
     params:
+        code=code_of("train_cell.py"),
         setup=setup_of,
         task_params=params_of,
     script:
@@ -49,6 +50,7 @@ rule probe_cells:
         mem_mb=2000,
         runtime=30,
     params:
+        code=code_of("probe_cells.py"),
         setup=setup_of,
         task_params=params_of,
         seq_lens=SEQ_LENS,
