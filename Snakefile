@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 
 from rnnmemory.config import check_config, check_cuda, coerce_cli_types
+from rnnmemory.kernelcache import clear_failed_builds
 
 
 # the project's config.yaml, also when Snakemake runs in another directory (-d)
@@ -37,6 +38,9 @@ report: "workflow/report/workflow.rst"
 
 
 onstart:
+    # a kernel build that failed in an earlier invocation (out of memory, a full disk) is
+    # tried again by this one's first train job (kernelcache.py)
+    clear_failed_builds()
     # the executor is known only now; on a cluster each train job checks its own node instead
     if (
         config["device"] == "cuda"

@@ -3,6 +3,7 @@ the library code it imports, so an edit reruns exactly the jobs it affects; runs
 hash, and a study whose runs mix code versions or backends says so on its first page."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from helpers import ROOT, TINY, copy_study, job_counts, read_runs, tiny
 from rnnmemory.codehash import code_hash, dependencies
 from rnnmemory.headline import mixed_runs_warning
+from rnnmemory.kernelcache import CACHE_ENV, FAILED
 
 SCRIPTS = ROOT / "scripts"
 
@@ -84,7 +86,14 @@ def test_runs_of_another_backend_are_flagged_on_the_first_page(kernel, tiny_stud
     workdir = copy_study(tiny_study, tmp_path / "study")
     cell = f"{TINY}/runs/base/first_plus_last/rnn/T5/metrics.json"
     headline = f"{TINY}/report/headline.rst"
-    tiny(workdir, "--forcerun", cell, "--config", "backend=bptt", targets=[cell, headline])
+    # and a kernel build that failed in an earlier invocation: this one clears the marker
+    failed = tmp_path / "cache" / "fused-0123" / FAILED
+    failed.parent.mkdir(parents=True)
+    failed.write_text("MemoryError\n")
+    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
+    tiny(workdir, "--forcerun", cell, "--config", "backend=bptt", targets=[cell, headline],
+         env=env)  # fmt: skip
+    assert not failed.exists()
     runs = read_runs(workdir)
     assert json.loads((workdir / cell).read_text())["runs"][0]["backend"] == "bptt"
     assert set(runs["backend"]) == {"bptt", "fused"}

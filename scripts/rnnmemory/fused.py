@@ -7,14 +7,16 @@ cache before walking back through it (``layer.h``); see the comments there. ``ru
 ``bptt.run_layer``'s interface; ``StackedRecurrentNet`` uses it with ``backend="fused"``.
 
 Build: once per machine with torch's own tooling (``torch.utils.cpp_extension``; a C++
-compiler and ninja), into a cache directory keyed by the sources, the flags, torch, Python,
-the compiler and the CPU's feature flags (``-march=native`` code dies with "illegal
-instruction" on a CPU without the features it was built for, so a cache on a cluster's shared
-disk keeps one build per kind of node). Default ``~/.cache/rnnmemory``, or
-``$RNNMEMORY_KERNEL_CACHE``. A file lock makes parallel jobs wait for one build instead of
-racing. If the build fails (no compiler, ...) ``load()`` logs one line and returns None, the
-failure is remembered in the cache (delete the directory it names to retry) and the trainer
-uses torch's ops (``default_backend``). Warm the cache before a study:
+compiler and ninja), into a cache directory keyed by the sources, the flags, torch, Python
+and the CPU's feature flags (``-march=native`` code dies with "illegal instruction" on a CPU
+without the features it was built for, so a cache on a cluster's shared disk keeps one build
+per kind of node). Not by the compiler: a compute node without one uses the build of a login
+node with the same CPU (``BUILT`` names the compiler that made it). Default
+``~/.cache/rnnmemory``, or ``$RNNMEMORY_KERNEL_CACHE``; locks and markers: kernelcache.py
+(a build lock waited on for at most 15 min, a killed build's torch lock removed, a failed
+build retried by the next Snakemake invocation). If the build fails (no compiler, ...)
+``load()`` logs one line and returns None and the trainer uses torch's ops
+(``default_backend``); the run records its backend. Warm the cache before a study:
 
     PYTHONPATH=scripts python -m rnnmemory.fused
 
@@ -48,6 +50,7 @@ from torch.autograd.function import once_differentiable
 
 from . import bptt
 from .archs import CELLS
+from .kernelcache import BUILT, FAILED, build_lock, cache_root, clear_failed_builds
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +60,8 @@ CFLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fno-trapping-math", "-
 LDFLAGS = ("-fopenmp",)
 CELL_IDS = {name: code for code, name in enumerate(CELLS)}  # csrc's enum Cell (cell_ids.h)
 GENERATED = "cell_ids.h"
-CACHE_ENV = "RNNMEMORY_KERNEL_CACHE"
 
 _loaded: dict = {}  # "module": the extension or None once tried, "reason": why not
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "rnnmemory")
 
 
 def _compiler() -> str:
@@ -102,29 +100,13 @@ def cell_header() -> str:
 def build_key() -> str:
     sources = sorted([*CSRC.glob("*.cpp"), *CSRC.glob("*.h")])  # every one: a new header counts
     parts = [f"{path.name}\n{path.read_text()}" for path in sources] + [cell_header()]
-    parts += [" ".join(CFLAGS + LDFLAGS), torch.__version__, sys.version, _compiler(),
+    parts += [" ".join(CFLAGS + LDFLAGS), torch.__version__, sys.version,
               sysconfig.get_config_var("EXT_SUFFIX") or "", _cpu_flags()]  # fmt: skip
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
 def build_dir() -> Path:
     return cache_root() / f"fused-{build_key()}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock on ``path`` (jobs that start together wait for one build)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _import(so: Path):
@@ -178,13 +160,13 @@ def load():
     module = None
     try:
         directory = build_dir()
-        failed, done = directory / "FAILED", directory / "BUILT"
+        failed, done = directory / FAILED, directory / BUILT
         if not done.exists():  # (a built kernel skips it: it imports setuptools, 0.2 s a job)
             _check_tools()
         directory.mkdir(parents=True, exist_ok=True)
-        with _locked(directory / "build.lock"):
-            if failed.exists():
-                raise RuntimeError(f"an earlier build failed, see {failed} (delete to retry)")
+        with build_lock(directory):
+            if failed.exists():  # this invocation's earlier job failed; the next one retries
+                raise RuntimeError(f"the build failed in this study run, see {failed}")
             if done.exists():
                 module = _import(directory / f"{NAME}.so")
             else:
@@ -193,7 +175,7 @@ def load():
                 except Exception as exc:
                     failed.write_text(f"{type(exc).__name__}: {exc}\n")
                     raise RuntimeError(f"build failed: {_first_error(exc)}; see {failed}") from exc
-                done.write_text(f"{time.ctime()}\n")
+                done.write_text(f"{time.ctime()}\n{_compiler()}\n")
         _loaded["dir"] = directory
     except Exception as exc:  # any failure: fall back to torch's ops
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -315,9 +297,11 @@ def run_layer(cell, x, w_ih, w_hh, b_ih, b_hh, relu=False, all_states=True, work
 
 
 def main() -> int:
-    """Build (or find) the kernel and say where, in one line."""
+    """Build (or find) the kernel and say where, in one line. An explicit build retries a
+    failed one."""
     logging.basicConfig(format="%(message)s")
     start = time.perf_counter()
+    clear_failed_builds()
     module = load()
     if module is None:
         return 1
