@@ -1,12 +1,12 @@
 """Snakemake entry point: draw the registered figures of one task (of one variant, or every
-variant side by side) as PNG and SVG."""
+variant side by side) in every format of registry.FIGURE_FORMATS."""
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from rnnmemory.io import atomic_path, log_to
 from rnnmemory.plots import draw
-from rnnmemory.registry import COMPARISONS, FIGURES
+from rnnmemory.registry import COMPARISONS, FIGURE_FORMATS, FIGURES
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])
@@ -17,7 +17,7 @@ tables = {name: pd.read_parquet(path).query(query) for name, path in smk.input.i
 for name in smk.params.figures:
     needed = {table: tables[table] for table in {**FIGURES, **COMPARISONS}[name].tables}
     fig = draw(name, needed, smk.params.solved_below)
-    for ext in ("png", "svg"):
+    for ext in FIGURE_FORMATS:
         with atomic_path(smk.output[f"{name}_{ext}"]) as tmp:
             fig.savefig(tmp, format=ext, dpi=150)
     plt.close(fig)

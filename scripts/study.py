@@ -26,11 +26,10 @@ from pathlib import Path
 import yaml
 from snakemake.cli import get_argument_parser, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from rnnmemory.io import read_json, write_json
+from rnnmemory.provenance import run_record
 
-from rnnmemory.io import read_json, write_json  # noqa: E402
-from rnnmemory.provenance import run_record  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def results_dir(args: list[str]) -> Path:

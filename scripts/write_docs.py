@@ -21,23 +21,22 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from rnnmemory.docs import (  # noqa: E402
+from rnnmemory.docs import (
     Study,
     readme_blocks,
     replace_block,
     results_markdown,
 )
-from rnnmemory.docs_backends import backend_section  # noqa: E402
-from rnnmemory.docs_runs import (  # noqa: E402
+from rnnmemory.docs_backends import backend_section
+from rnnmemory.docs_runs import (
     Bench,
     benchmarks_markdown,
     gpu_trainer_summary,
     read_train_jobs,
     trainer_summary,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # title, config file: the studies docs/results.md reports, in this order
 STUDIES = [

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from rnnmemory import registry
-from rnnmemory.plots import COMPARISONS, FIGURES, draw
+from rnnmemory.plots import draw
+from rnnmemory.registry import COMPARISONS, FIGURES
 from rnnmemory.tables import summary_table
 
 ARCHS = ["rnn", "gru", "lstm"]

@@ -164,3 +164,17 @@ def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
 
 def test_every_probe_has_a_table_or_feeds_the_runs_table():
     assert set(PROBES) - set(TABLES) == {"weights"}  # weights become columns of runs
+
+
+def test_another_figure_format_is_one_word_in_the_registry(tmp_path):
+    """registry.FIGURE_FORMATS decides the figures' files: 'pdf' added there, the plan and the
+    plot job write every figure as PDF too (one task's figures drawn, from a 1-seed study)."""
+    workdir = copy_project(tmp_path)
+    registry = workdir / "scripts/rnnmemory/registry.py"
+    text = registry.read_text().replace('FIGURE_FORMATS = ("png", "svg")',
+                                        'FIGURE_FORMATS = ("png", "svg", "pdf")')  # fmt: skip
+    registry.write_text(text)
+    pdf = f"{TINY}/figures/base/first_plus_last/horizon-first_plus_last-base.pdf"
+    tiny(workdir, "--config", "seeds=[0]", "archs=[rnn]", "seq_lens=[5]",
+         "tasks=[first_plus_last]", targets=[pdf])  # fmt: skip
+    assert (workdir / pdf).read_bytes()[:5] == b"%PDF-"

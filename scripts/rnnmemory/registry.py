@@ -88,6 +88,7 @@ FIGURES = {
 COMPARISONS = {
     "variants": Figure("variants side by side", ("runs", "summary", "horizon")),
 }
+# every figure is written in each (the PNG is the report's; any matplotlib format, e.g. "pdf")
 FIGURE_FORMATS = ("png", "svg")
 
 

@@ -193,15 +193,6 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def per_run_table(frames: list[pd.DataFrame], keys: list[dict]) -> pd.DataFrame:
-    """Per-run frames (learning curve, gradients, ...) in one long table: cell keys and seed
-    first, then the frame's own columns."""
-    table = pd.concat([f.assign(**key) for f, key in zip(frames, keys, strict=True)],
-                      ignore_index=True)  # fmt: skip
-    first = [*CELL, "seed"]
-    return table[first + [c for c in table if c not in first]]
-
-
 def write_table(table: pd.DataFrame, stem: str | Path) -> None:
     """Write ``stem``.csv and ``stem``.parquet, each appearing atomically."""
     with atomic_path(f"{stem}.csv") as tmp:

@@ -239,7 +239,7 @@ def make_dataset(
     task: str, seq_len: int, seed: int, n_train: int, n_test: int, params: dict | None = None
 ) -> dict:
     """Draw one task's train and test sets and their reference losses, as a flat dict of arrays
-    and scalars (what ``save_dataset`` writes)."""
+    and scalars (``io.save_cell_datasets`` writes a cell's, one per seed)."""
     spec = TASKS[task]
     params = task_params(task, params)
     if seq_len < spec.min_seq_len:

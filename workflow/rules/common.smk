@@ -155,18 +155,19 @@ def data_priority(wildcards):
 
 
 def figure_outputs(registry, template, **fixed):
-    """One report item per registered figure (PNG, with its caption and menu entry) and its
-    SVG twin, keyed name_png / name_svg."""
+    """Every registered figure in every format of FIGURE_FORMATS, keyed name_ext; the PNG is
+    the report's item (with its caption and menu entry)."""
     outputs = {}
     for name in registry:
-        outputs[f"{name}_png"] = report(
-            template.format(**fixed, figure=name, ext="png"),
-            caption=f"../report/figures/{name}.rst",
-            category="{task}",
-            subcategory=menu_title(name),
-            labels={"variant": fixed.get("variant", "all")},
-        )
-        outputs[f"{name}_svg"] = template.format(**fixed, figure=name, ext="svg")
+        for ext in FIGURE_FORMATS:
+            path = template.format(**fixed, figure=name, ext=ext)
+            outputs[f"{name}_{ext}"] = path if ext != "png" else report(
+                path,
+                caption=f"../report/figures/{name}.rst",
+                category="{task}",
+                subcategory=menu_title(name),
+                labels={"variant": fixed.get("variant", "all")},
+            )
     return outputs
 
 
