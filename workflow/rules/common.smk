@@ -161,12 +161,16 @@ def figure_outputs(registry, template, **fixed):
     for name in registry:
         for ext in FIGURE_FORMATS:
             path = template.format(**fixed, figure=name, ext=ext)
-            outputs[f"{name}_{ext}"] = path if ext != "png" else report(
-                path,
-                caption=f"../report/figures/{name}.rst",
-                category="{task}",
-                subcategory=menu_title(name),
-                labels={"variant": fixed.get("variant", "all")},
+            outputs[f"{name}_{ext}"] = (
+                path
+                if ext != "png"
+                else report(
+                    path,
+                    caption=f"../report/figures/{name}.rst",
+                    category="{task}",
+                    subcategory=menu_title(name),
+                    labels={"variant": fixed.get("variant", "all")},
+                )
             )
     return outputs
 
