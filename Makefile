@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
-	PYTHONPATH=scripts $(BIN)/python -m rnnmemory.fused  # builds the training kernel once (cached)
+	PYTHONPATH=scripts $(BIN)/python -m rnnmemory.training.fused  # builds the training kernel once (cached)
 	touch $@
 
 # resumes an interrupted study: finished runs are kept, only what is missing is (re)made; the

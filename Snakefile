@@ -11,8 +11,8 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 
-from rnnmemory.config import check_config, check_cuda, coerce_cli_types
-from rnnmemory.kernelcache import clear_failed_builds
+from rnnmemory.core.config import check_config, check_cuda, coerce_cli_types
+from rnnmemory.training.kernelcache import clear_failed_builds
 
 
 # the project's config.yaml, also when Snakemake runs in another directory (-d)

@@ -11,11 +11,11 @@ import time
 
 import torch
 
-from rnnmemory import fused
-from rnnmemory.archs import ARCH_RECORDS
-from rnnmemory.models import StackedRecurrentNet, TorchNet, to_model_layout
-from rnnmemory.optim import Adam
-from rnnmemory.training import minibatches, train_step
+from rnnmemory.core.archs import ARCH_RECORDS
+from rnnmemory.training import fused
+from rnnmemory.training.models import StackedRecurrentNet, TorchNet, to_model_layout
+from rnnmemory.training.optim import Adam
+from rnnmemory.training.trainer import minibatches, train_step
 
 HIDDEN, INPUT, N = 10, 1, 1000
 # elementwise FLOPs per hidden unit and step besides the matmuls (gate math; a sigmoid or tanh

@@ -30,18 +30,18 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from rnnmemory.docs_runs import markdown_table  # noqa: E402
-from rnnmemory.io import write_json  # noqa: E402
-from rnnmemory.provenance import run_record  # noqa: E402
+from rnnmemory.core.io import write_json  # noqa: E402
+from rnnmemory.core.provenance import run_record  # noqa: E402
+from rnnmemory.report.docs_runs import markdown_table  # noqa: E402
 
 TASK, SEQ_LEN, SEEDS, ARCHS, EPOCHS, EVAL_EVERY = "first_plus_last", 100, 5, "rnn gru lstm", 300, 10
 
 # the tutorials' loop on the same work, as one Python program (its imports are timed too)
 REFERENCE = f"""
 import torch
-from rnnmemory.models import TorchNet
-from rnnmemory.runtime import tune_cpu_runtime
-from rnnmemory.tasks import make_dataset
+from rnnmemory.training.models import TorchNet
+from rnnmemory.training.runtime import tune_cpu_runtime
+from rnnmemory.core.tasks import make_dataset
 tune_cpu_runtime()
 torch.set_num_threads(1)
 for arch in "{ARCHS}".split():
@@ -89,7 +89,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     args = parser.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-    subprocess.run([sys.executable, "-m", "rnnmemory.fused"], env=env, check=True)  # build
+    subprocess.run([sys.executable, "-m", "rnnmemory.training.fused"], env=env, check=True)  # build
     start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnmemory-e2e-") as tmp:

@@ -63,10 +63,10 @@ from bench_steps import (  # noqa: E402
     stacked_step,
 )
 
-from rnnmemory import fused  # noqa: E402
-from rnnmemory.io import write_json  # noqa: E402
-from rnnmemory.provenance import run_record  # noqa: E402
-from rnnmemory.runtime import tune_cpu_runtime  # noqa: E402
+from rnnmemory.core.io import write_json  # noqa: E402
+from rnnmemory.core.provenance import run_record  # noqa: E402
+from rnnmemory.training import fused  # noqa: E402
+from rnnmemory.training.runtime import tune_cpu_runtime  # noqa: E402
 
 BPTT_MEMORY_LIMIT = 6 * 2**30  # skip bptt rows whose buffers would need more (K = 20, T = 1000)
 

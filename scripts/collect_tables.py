@@ -3,11 +3,9 @@ the tidy tables of registry.TABLES (one row per run in ``runs``, parameter colum
 
 import pandas as pd
 
-from rnnmemory.horizon import GROUP, horizon_table
-from rnnmemory.inference import paired_comparisons, seed_effect_table
-from rnnmemory.io import log_to, read_json
-from rnnmemory.registry import PROBES, TABLES
-from rnnmemory.tables import (
+from rnnmemory.analysis.horizon import GROUP, horizon_table
+from rnnmemory.analysis.inference import paired_comparisons, seed_effect_table
+from rnnmemory.analysis.tables import (
     CELL,
     classify_outcomes,
     critical_length_table,
@@ -15,6 +13,8 @@ from rnnmemory.tables import (
     summary_table,
     write_table,
 )
+from rnnmemory.core.io import log_to, read_json
+from rnnmemory.core.registry import PROBES, TABLES
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

@@ -1,8 +1,8 @@
 """Snakemake entry point: draw every seed's dataset of one (variant, task, seq_len), each from
 its own seeded stream, and save them in one file that every arch trains on."""
 
-from rnnmemory.io import log_to, save_cell_datasets
-from rnnmemory.tasks import make_dataset
+from rnnmemory.core.io import log_to, save_cell_datasets
+from rnnmemory.core.tasks import make_dataset
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

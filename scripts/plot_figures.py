@@ -1,12 +1,12 @@
 """Snakemake entry point: draw the registered figures of one task (of one variant, or every
-variant side by side) in every format of registry.FIGURE_FORMATS."""
+variant side by side) in every format of figures.FIGURE_FORMATS."""
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from rnnmemory.io import atomic_path, log_to
-from rnnmemory.plots import draw
-from rnnmemory.registry import COMPARISONS, FIGURE_FORMATS, FIGURES
+from rnnmemory.core.figures import COMPARISONS, FIGURE_FORMATS, FIGURES
+from rnnmemory.core.io import atomic_path, log_to
+from rnnmemory.report.plots import draw
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

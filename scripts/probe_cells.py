@@ -3,10 +3,10 @@
 
 import torch
 
-from rnnmemory.checkpoint import load_model
-from rnnmemory.io import atomic_path, load_cell_datasets, log_to
-from rnnmemory.probing import Cell, probe_cells
-from rnnmemory.runtime import end_job, tune_cpu_runtime
+from rnnmemory.core.io import atomic_path, load_cell_datasets, log_to
+from rnnmemory.probing.runner import Cell, probe_cells
+from rnnmemory.training.checkpoint import load_model
+from rnnmemory.training.runtime import end_job, tune_cpu_runtime
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

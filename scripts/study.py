@@ -26,8 +26,8 @@ from pathlib import Path
 import yaml
 from snakemake.cli import get_argument_parser, parse_config
 
-from rnnmemory.io import read_json, write_json
-from rnnmemory.provenance import run_record
+from rnnmemory.core.io import read_json, write_json
+from rnnmemory.core.provenance import run_record
 
 ROOT = Path(__file__).resolve().parents[1]
 

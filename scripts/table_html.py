@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnmemory.io import atomic_path, log_to
-from rnnmemory.report_pages import table_page
+from rnnmemory.core.io import atomic_path, log_to
+from rnnmemory.report.pages import table_page
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

@@ -10,12 +10,12 @@ started = time.perf_counter()
 import torch  # timed: about 2 s of every job
 
 import_torch_seconds = time.perf_counter() - started
-from rnnmemory.archs import ARCH_RECORDS
-from rnnmemory.checkpoint import save_model
-from rnnmemory.inits import applied_init
-from rnnmemory.io import atomic_path, load_cell_datasets, log_to, write_json
-from rnnmemory.runtime import end_job, job_usage, tune_cpu_runtime
-from rnnmemory.training import (
+from rnnmemory.core.archs import ARCH_RECORDS
+from rnnmemory.core.io import atomic_path, load_cell_datasets, log_to, write_json
+from rnnmemory.training.checkpoint import save_model
+from rnnmemory.training.inits import applied_init
+from rnnmemory.training.runtime import end_job, job_usage, tune_cpu_runtime
+from rnnmemory.training.trainer import (
     TrainSettings,
     environment,
     resolve_device,
@@ -90,11 +90,13 @@ save_model(result.model, seeds, smk.output.model)
 write_json({"runs": records}, smk.output.metrics)  # last: its presence marks a finished cell
 solved = sum(r["solved"] for r in records)
 diverged = sum(r["diverged"] for r in records)
-print(
+line = (
     f"trained {cell}: {solved}/{len(seeds)} seeds solved"
     + (f", {diverged} diverged" if diverged else "")
-    + f", {result.wall_seconds:.0f} s",
-    file=sys.stdout,
-    flush=True,
+    + f", {result.wall_seconds:.0f} s\n"
 )
+# one write of the whole line (print() writes the newline apart, and unbuffered, as Snakemake
+# runs jobs, two jobs' lines could interleave); a pipe keeps a write under 4 KiB whole
+sys.stdout.write(line)
+sys.stdout.flush()
 end_job()  # skips the 0.7 s teardown of torch's objects

@@ -21,14 +21,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnnmemory.docs import (
-    Study,
-    readme_blocks,
-    replace_block,
-    results_markdown,
-)
-from rnnmemory.docs_backends import backend_section
-from rnnmemory.docs_runs import (
+from rnnmemory.report.docs import Study, readme_blocks, replace_block, results_markdown
+from rnnmemory.report.docs_backends import backend_section
+from rnnmemory.report.docs_runs import (
     Bench,
     benchmarks_markdown,
     gpu_trainer_summary,

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnnmemory.docs import variant_comparison
-from rnnmemory.headline import headline_rst
-from rnnmemory.inference import budget_convergence
-from rnnmemory.io import atomic_path, log_to
+from rnnmemory.analysis.inference import budget_convergence
+from rnnmemory.core.io import atomic_path, log_to
+from rnnmemory.report.docs import variant_comparison
+from rnnmemory.report.headline import headline_rst
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])

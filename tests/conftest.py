@@ -10,7 +10,7 @@ import os
 import pytest
 
 from helpers import copy_project, tiny
-from rnnmemory import fused
+from rnnmemory.training import fused
 
 
 @pytest.fixture(scope="session")

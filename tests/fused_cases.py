@@ -4,8 +4,8 @@ tests/test_one_pass.py)."""
 
 import torch
 
-from rnnmemory.archs import ARCH_RECORDS, ARCHS, CELLS
-from rnnmemory.models import to_model_layout
+from rnnmemory.core.archs import ARCH_RECORDS, ARCHS, CELLS
+from rnnmemory.training.models import to_model_layout
 
 SHAPE = dict(input_size=3, hidden_size=5, output_size=2)
 # every registered arch; each nonlinearity where the arch has the option

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnnmemory.tables import TIMING_COLUMNS
+from rnnmemory.analysis.tables import TIMING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "studies",

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnmemory import provenance
+from rnnmemory.core import provenance
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from helpers import ROOT, TINY, copy_study, job_counts, read_runs, tiny
-from rnnmemory.codehash import code_hash, dependencies
-from rnnmemory.headline import mixed_runs_warning
-from rnnmemory.kernelcache import CACHE_ENV, FAILED
+from rnnmemory.core.codehash import code_hash, dependencies
+from rnnmemory.report.headline import mixed_runs_warning
+from rnnmemory.training.kernelcache import CACHE_ENV, FAILED
 
 SCRIPTS = ROOT / "scripts"
 
@@ -24,14 +24,16 @@ def names(script):
 
 def test_training_depends_on_the_trainer_and_the_kernel_not_on_the_plots():
     train = names("train_cell.py")
-    for module in ("models", "training", "bptt", "fused", "tasks", "inits", "optim", "archs"):
-        assert f"rnnmemory/{module}.py" in train
-    assert {"rnnmemory/csrc/fused.cpp", "rnnmemory/csrc/cells.h"} <= train  # fused.py's "csrc"
-    assert "rnnmemory/corpus.txt" in train  # the chars task's text, named by tasks.py
-    assert not any(name.startswith("rnnmemory/plots/") for name in train)
+    for module in ("models", "trainer", "bptt", "fused", "inits", "optim"):
+        assert f"rnnmemory/training/{module}.py" in train
+    assert {"rnnmemory/core/tasks.py", "rnnmemory/core/archs.py"} <= train
+    csrc = {"rnnmemory/training/csrc/fused.cpp", "rnnmemory/training/csrc/cells.h"}
+    assert csrc <= train  # fused.py names "csrc"
+    assert "rnnmemory/core/corpus.txt" in train  # the chars task's text, named by tasks.py
+    assert not any(name.startswith("rnnmemory/report/") for name in train)
     plots = names("plot_figures.py")
-    assert {"rnnmemory/plots/__init__.py", "rnnmemory/plots/common.py"} <= plots
-    assert not {"rnnmemory/models.py", "rnnmemory/training.py", "rnnmemory/fused.py"} & plots
+    assert {"rnnmemory/report/plots/__init__.py", "rnnmemory/report/plots/common.py"} <= plots
+    assert not any(name.startswith("rnnmemory/training/") for name in plots)
 
 
 def test_an_edit_changes_the_hash_of_the_scripts_that_import_it(tmp_path):
@@ -44,12 +46,12 @@ def test_an_edit_changes_the_hash_of_the_scripts_that_import_it(tmp_path):
 
     before = hashes()
     assert before == {s: code_hash(SCRIPTS / s) for s in before}  # independent of the place
-    cells = library / "csrc" / "cells.h"
+    cells = library / "training" / "csrc" / "cells.h"
     cells.write_text(cells.read_text() + "// an edit\n")
     after_kernel = hashes()
     assert after_kernel["train_cell.py"] != before["train_cell.py"]
     assert after_kernel["plot_figures.py"] == before["plot_figures.py"]
-    common = library / "plots" / "common.py"
+    common = library / "report" / "plots" / "common.py"
     common.write_text(common.read_text() + "# an edit\n")
     after_plot = hashes()
     assert after_plot["plot_figures.py"] != after_kernel["plot_figures.py"]
@@ -64,7 +66,7 @@ def _edit(workdir, module):
 @pytest.mark.slow
 def test_an_edit_to_a_training_module_plans_every_train_job(tiny_study, tmp_path):
     workdir = copy_study(tiny_study, tmp_path / "study")
-    _edit(workdir, "training.py")
+    _edit(workdir, "training/trainer.py")
     counts = job_counts(tiny(workdir, "-n").stdout)
     assert counts["train_cell"] == len(read_runs(tiny_study)) // 2  # every cell (2 seeds each)
     assert "make_dataset" not in counts  # the data generator did not change
@@ -73,7 +75,7 @@ def test_an_edit_to_a_training_module_plans_every_train_job(tiny_study, tmp_path
 @pytest.mark.slow
 def test_an_edit_to_a_plot_module_plans_only_figures(tiny_study, tmp_path):
     workdir = copy_study(tiny_study, tmp_path / "study")
-    _edit(workdir, "plots/common.py")
+    _edit(workdir, "report/plots/common.py")
     counts = job_counts(tiny(workdir, "-n").stdout)
     # the figures, and the first page that embeds the horizon figure: nothing retrained
     assert set(counts) - {"all", "total"} == {"plot_figures", "headline"}

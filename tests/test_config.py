@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from helpers import ROOT, SCHEMA, copy_project, load_yaml, tiny
-from rnnmemory.config import ConfigError, check_config, coerce_cli_types
+from rnnmemory.core.config import ConfigError, check_config, coerce_cli_types
 
 BAD_CONFIGS = {
     "fused kernel on cuda": (
@@ -199,7 +199,7 @@ def test_the_conda_environment_pins_what_requirements_pin():
 def test_the_library_reads_no_workflow_file_by_itself():
     """The schema's path comes from the caller (the Snakefile, the tests), not from a path
     computed inside the library."""
-    source = (ROOT / "scripts/rnnmemory/config.py").read_text()
+    source = (ROOT / "scripts/rnnmemory/core/config.py").read_text()
     assert "parents[" not in source and "workflow/schemas" not in source
 
 

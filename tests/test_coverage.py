@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from rnnmemory.horizon import fit_counts
-from rnnmemory.simulate import Truth, simulate_successes
+from rnnmemory.analysis.horizon import fit_counts
+from rnnmemory.analysis.simulate import Truth, simulate_successes
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = {"default": "config.yaml", "remedies": "studies/remedies.yaml",

@@ -1,4 +1,4 @@
-"""docs/results.md and the README's generated blocks (rnnmemory.docs) from small constructed
+"""docs/results.md and the README's generated blocks (rnnmemory.report.docs) from small constructed
 tables: every number in them comes from the tables and the run record, and regenerating gives
 the same text."""
 
@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnmemory import provenance
-from rnnmemory.docs import (
+from rnnmemory.analysis.horizon import horizon_table
+from rnnmemory.analysis.inference import paired_comparisons
+from rnnmemory.core import provenance
+from rnnmemory.core.provenance import run_record
+from rnnmemory.report.docs import (
     Study,
     budget_table,
     readme_blocks,
@@ -16,17 +19,14 @@ from rnnmemory.docs import (
     results_markdown,
     t50_text,
 )
-from rnnmemory.docs_backends import backend_comparison, backend_section
-from rnnmemory.docs_runs import (
+from rnnmemory.report.docs_backends import backend_comparison, backend_section
+from rnnmemory.report.docs_runs import (
     Bench,
     gpu_trainer_summary,
     job_overhead_line,
     read_train_jobs,
     trainer_summary,
 )
-from rnnmemory.horizon import horizon_table
-from rnnmemory.inference import paired_comparisons
-from rnnmemory.provenance import run_record
 
 RECORD = dict(commit="0123456789abcdef", dirty=False, machine="AMD EPYC (2 cores)",
               command="make study", wall_seconds=1234.4, finished="2026-11-26 02:00")  # fmt: skip
@@ -273,7 +273,7 @@ def test_run_record_names_the_commit_given_for_a_copied_tree(monkeypatch):
 
 
 def test_changed_verdicts_say_whether_the_test_or_the_runs_changed_them():
-    from rnnmemory.docs import verdict_changes
+    from rnnmemory.report.docs import verdict_changes
 
     runs = pd.concat([arm("base", [11, 10, 2, 0]), arm("orthogonal", [12, 12, 6, 0]),
                       arm("chrono", [12, 12, 12, 12]), arm("irnn", [11, 10, 2, 0])])  # fmt: skip

@@ -1,4 +1,4 @@
-"""The fused C++ kernel (rnnmemory/fused.py): equal to torch.nn in float64, deterministic,
+"""The fused C++ kernel (rnnmemory/training/fused.py): equal to torch.nn in float64, deterministic,
 NaN-propagating, and a clean fallback to torch's ops where it cannot be built. The first run
 builds the kernel into the cache (about 40 s); later runs load it."""
 
@@ -12,11 +12,11 @@ import pytest
 import torch
 from fused_cases import CASES, CELL_CASES, GRADS, sample_data, shape_of, stacked_grads
 
-from rnnmemory import bptt, fused
-from rnnmemory.archs import ARCHS, CELLS
-from rnnmemory.models import StackedRecurrentNet, seeded_torch_net
-from rnnmemory.tasks import make_dataset
-from rnnmemory.training import TrainSettings, train_cell
+from rnnmemory.core.archs import ARCHS, CELLS
+from rnnmemory.core.tasks import make_dataset
+from rnnmemory.training import bptt, fused
+from rnnmemory.training.models import StackedRecurrentNet, seeded_torch_net
+from rnnmemory.training.trainer import TrainSettings, train_cell
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 MODEL = {"hidden_size": 6, "num_layers": 1, "nonlinearity": "tanh"}
@@ -238,8 +238,8 @@ def _run(code, **env):
 @pytest.mark.slow
 def test_without_a_compiler_training_falls_back_to_torch_ops(tmp_path):
     code = (
-        "from rnnmemory.tasks import make_dataset\n"
-        "from rnnmemory.training import TrainSettings, train_cell\n"
+        "from rnnmemory.core.tasks import make_dataset\n"
+        "from rnnmemory.training.trainer import TrainSettings, train_cell\n"
         "data = [make_dataset('first_plus_last', 5, 0, 32, 16)]\n"
         "model = {'hidden_size': 4, 'num_layers': 1}\n"
         "r = train_cell(data, [0], 'gru', model, TrainSettings(epochs=20), log=lambda l: None)\n"
@@ -256,7 +256,8 @@ def test_without_a_compiler_training_falls_back_to_torch_ops(tmp_path):
 
 def test_warm_command_says_where_and_how_long(kernel):
     proc = subprocess.run(
-        [sys.executable, "-m", "rnnmemory.fused"], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "rnnmemory.training.fused"], capture_output=True, text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(SCRIPTS)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -270,9 +271,9 @@ def test_a_large_cell_trains_in_under_1_gib(kernel):
     a checkpoint every 16 steps; found 0.37 GiB, torch and the data included)."""
     code = (
         "import resource, torch\n"
-        "from rnnmemory.runtime import tune_cpu_runtime\n"
-        "from rnnmemory.tasks import make_dataset\n"
-        "from rnnmemory.training import TrainSettings, train_cell\n"
+        "from rnnmemory.training.runtime import tune_cpu_runtime\n"
+        "from rnnmemory.core.tasks import make_dataset\n"
+        "from rnnmemory.training.trainer import TrainSettings, train_cell\n"
         "tune_cpu_runtime()\n"
         "seeds = list(range(20))\n"
         "data = [make_dataset('first_plus_last', 200, s, 1000, 200) for s in seeds]\n"

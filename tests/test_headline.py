@@ -1,4 +1,4 @@
-"""The report's first page (rnnmemory.headline) from constructed tables: one sentence per arch,
+"""The report's first page (report/headline.py) from constructed tables: one sentence per arch,
 censored horizons, the budget check, failures, anchors; and docutils renders it cleanly (a line
 over docutils' 10000-character limit dropped the whole page from the report once)."""
 
@@ -8,10 +8,10 @@ import docutils.core
 import numpy as np
 import pandas as pd
 
-from rnnmemory.anchors import budget_effect
-from rnnmemory.headline import headline_rst
-from rnnmemory.horizon import horizon_table
-from rnnmemory.inference import budget_convergence
+from rnnmemory.analysis.horizon import horizon_table
+from rnnmemory.analysis.inference import budget_convergence
+from rnnmemory.report.anchors import budget_effect
+from rnnmemory.report.headline import headline_rst
 
 
 def constructed():
@@ -98,8 +98,8 @@ def test_first_page_says_when_no_budget_check_was_run():
 
 
 def test_first_page_names_the_remedies_that_moved_t50():
-    from rnnmemory.docs import variant_comparison
-    from rnnmemory.inference import paired_comparisons
+    from rnnmemory.analysis.inference import paired_comparisons
+    from rnnmemory.report.docs import variant_comparison
 
     runs, summary, horizon = constructed()
     base = runs[runs["variant"] == "base"]
@@ -117,7 +117,7 @@ def test_first_page_names_the_remedies_that_moved_t50():
 
 
 def test_thebudget_effect_is_worded_from_the_check():
-    from rnnmemory.anchors import budget_effect
+    from rnnmemory.report.anchors import budget_effect
 
     row = dict(converged="not shown", slope_low=0.14, slope_high=0.41)
     assert budget_effect(row) == "T50 grows with the budget"

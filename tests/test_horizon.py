@@ -1,4 +1,4 @@
-"""The memory horizon T50 (rnnmemory.horizon) on constructed runs: what the data cannot say is
+"""The memory horizon T50 (analysis/horizon.py) on constructed runs: what the data cannot say is
 said as a note, never as a number from the slope bound or a tie rule; the interval's coverage
 on the studies' designs is in test_coverage.py."""
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import rnnmemory.horizon as horizon
-from rnnmemory.horizon import fit_counts, fit_horizon, horizon_table
-from rnnmemory.simulate import Truth, simulate_successes
+import rnnmemory.analysis.horizon as horizon
+from rnnmemory.analysis.horizon import fit_counts, fit_horizon, horizon_table
+from rnnmemory.analysis.simulate import Truth, simulate_successes
 
 LENGTHS = np.array([5, 10, 20, 40])
 

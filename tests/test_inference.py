@@ -1,4 +1,4 @@
-"""Paired comparisons, the budget check and the seed effect (rnnmemory.inference), on
+"""Paired comparisons, the budget check and the seed effect (rnnmemory.analysis.inference), on
 constructed runs: the published cases the overlap rule called 'same', a budget check that can
 fail, and a test that keeps its error rate."""
 
@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnmemory.horizon import fit_horizon
-from rnnmemory.inference import (
+from rnnmemory.analysis.horizon import fit_horizon
+from rnnmemory.analysis.inference import (
     budget_convergence,
     holm,
     mcnemar,
     paired_comparisons,
     seed_effect,
 )
-from rnnmemory.simulate import Truth, simulate_runs
+from rnnmemory.analysis.simulate import Truth, simulate_runs
 
 
 def arm(variant, counts, lengths, seeds, arch="rnn", task="first_plus_last"):

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from rnnmemory.archs import ARCH_RECORDS, ARCHS
-from rnnmemory.inits import INITS, applied_init
-from rnnmemory.models import seeded_torch_net
-from rnnmemory.tasks import make_dataset, run_seed
-from rnnmemory.training import _fresh_sets, initial_model
+from rnnmemory.core.archs import ARCH_RECORDS, ARCHS
+from rnnmemory.core.tasks import make_dataset, run_seed
+from rnnmemory.training.inits import INITS, applied_init
+from rnnmemory.training.models import seeded_torch_net
+from rnnmemory.training.trainer import _fresh_sets, initial_model
 
 MODEL = {"hidden_size": 6, "num_layers": 2, "nonlinearity": "relu", "lstm_forget_bias": None}
 

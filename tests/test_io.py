@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from helpers import ROOT
-from rnnmemory.io import atomic_path
+from rnnmemory.core.io import atomic_path
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):
@@ -39,8 +39,8 @@ def test_end_job_exits_zero_with_every_line_written(tmp_path):
     log = tmp_path / "job.log"
     code = (
         "import sys\n"
-        "from rnnmemory.io import log_to\n"
-        "from rnnmemory.runtime import end_job\n"
+        "from rnnmemory.core.io import log_to\n"
+        "from rnnmemory.training.runtime import end_job\n"
         f"log = log_to({str(log)!r})\n"
         "print('to the log', file=log)\n"
         "sys.stderr.write('a warning, unterminated')\n"

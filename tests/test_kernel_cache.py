@@ -11,8 +11,8 @@ import time
 import pytest
 
 from helpers import ROOT
-from rnnmemory import fused
-from rnnmemory.kernelcache import (
+from rnnmemory.training import fused
+from rnnmemory.training.kernelcache import (
     BUILT,
     CACHE_ENV,
     FAILED,
@@ -68,7 +68,7 @@ def test_a_job_that_cannot_get_the_lock_trains_with_torch_ops(holder, tmp_path):
     finish: after RNNMEMORY_KERNEL_LOCK_WAIT seconds it says why and returns None."""
     code = (
         "from pathlib import Path; import shutil\n"
-        "from rnnmemory import fused\n"
+        "from rnnmemory.training import fused\n"
         "target = fused.build_dir(); target.parent.mkdir(parents=True, exist_ok=True)\n"
         f"shutil.move({str(holder)!r}, target)\n"  # the held lock file moves with its folder
         "print(fused.load() is None, fused.unavailable_reason())\n"

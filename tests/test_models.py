@@ -7,8 +7,8 @@ from fused_cases import SHAPE
 from fused_cases import shape_of as _shape
 from torch import nn
 
-from rnnmemory.archs import ARCHS, matched_hidden_size, param_count
-from rnnmemory.models import (
+from rnnmemory.core.archs import ARCHS, matched_hidden_size, param_count
+from rnnmemory.training.models import (
     ElmanLoop,
     IndRNN,
     StackedRecurrentNet,
@@ -137,9 +137,9 @@ def test_matched_hidden_sizes_give_about_equal_parameter_counts():
 def test_every_arch_record_has_its_torch_side():
     """An arch is one record in archs.py: its cell has a step, a BPTT layer and a kernel id,
     and its reference module exists."""
-    from rnnmemory import bptt, fused
-    from rnnmemory.archs import ARCH_RECORDS, CELLS
-    from rnnmemory.models import STEPS, reference_class
+    from rnnmemory.core.archs import ARCH_RECORDS, CELLS
+    from rnnmemory.training import bptt, fused
+    from rnnmemory.training.models import STEPS, reference_class
 
     assert set(STEPS) == set(bptt.LAYERS) == set(fused.CELL_IDS) == set(CELLS)
     assert "enum Cell { kRNN = 0, kGRU = 1, kLSTM = 2 }" in fused.cell_header()

@@ -7,11 +7,11 @@ import pytest
 import torch
 from fused_cases import CASES, CELL_CASES, graph_has, sample_data, shape_of, weighted_losses
 
-from rnnmemory import fused
-from rnnmemory.archs import CELLS
-from rnnmemory.models import StackedRecurrentNet, to_model_layout
-from rnnmemory.optim import Adam
-from rnnmemory.training import train_step
+from rnnmemory.core.archs import CELLS
+from rnnmemory.training import fused
+from rnnmemory.training.models import StackedRecurrentNet, to_model_layout
+from rnnmemory.training.optim import Adam
+from rnnmemory.training.trainer import train_step
 
 
 @pytest.mark.parametrize("arch,nonlinearity", CASES + [("lstm", "forget_bias")])

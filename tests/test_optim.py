@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from helpers import ROOT
-from rnnmemory.optim import OPTIMIZERS, Adam
-from rnnmemory.tasks import make_dataset
-from rnnmemory.training import TrainSettings, train_cell
+from rnnmemory.core.tasks import make_dataset
+from rnnmemory.training.optim import OPTIMIZERS, Adam
+from rnnmemory.training.trainer import TrainSettings, train_cell
 
 TORCH = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -57,7 +57,7 @@ def test_adam_falls_back_when_a_gradient_is_replaced():
 def test_a_training_step_leaves_dynamo_unimported():
     code = (
         "import sys, torch\n"
-        "from rnnmemory.optim import Adam\n"
+        "from rnnmemory.training.optim import Adam\n"
         "p = torch.zeros(3, requires_grad=True)\n"
         "opt = Adam([p], lr=0.1)\n"
         "(p - 1).pow(2).sum().backward(); opt.step(); opt.zero_grad()\n"

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnmemory import registry
-from rnnmemory.plots import draw
-from rnnmemory.registry import COMPARISONS, FIGURES
-from rnnmemory.tables import summary_table
+from rnnmemory.analysis.tables import summary_table
+from rnnmemory.core import figures
+from rnnmemory.core.figures import COMPARISONS, FIGURES
+from rnnmemory.report.plots import draw
 
 ARCHS = ["rnn", "gru", "lstm"]
 LENGTHS = [5, 20, 50, 200]
@@ -133,7 +133,7 @@ def tables():
 
 def _draw(name, tables):
     """Like plot_figures.py: only the tables the registry names for the figure."""
-    record = {**registry.FIGURES, **registry.COMPARISONS}[name]
+    record = {**figures.FIGURES, **figures.COMPARISONS}[name]
     return draw(name, {t: tables[t] for t in record.tables}, SOLVED_BELOW)
 
 
@@ -142,9 +142,11 @@ def _lines(fig, prefix):
             if (line.get_gid() or "").startswith(prefix)}  # fmt: skip
 
 
-def test_plots_match_the_registry():
-    assert FIGURES.keys() == registry.FIGURES.keys()
-    assert COMPARISONS.keys() == registry.COMPARISONS.keys()
+def test_every_registered_figure_has_its_function():
+    from rnnmemory.report.plots import DRAW
+
+    assert DRAW.keys() == {*figures.FIGURES, *figures.COMPARISONS}
+    assert all(DRAW[name].__name__ == name for name in DRAW)
 
 
 @pytest.mark.parametrize("task", ["first_plus_last", pytest.param("chars", marks=pytest.mark.slow)])

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnmemory.archs import ARCHS
-from rnnmemory.models import StackedRecurrentNet, per_model_loss, stack_data
-from rnnmemory.probes import (
+from rnnmemory.core.archs import ARCHS
+from rnnmemory.core.tasks import make_dataset
+from rnnmemory.probing.probes import (
     gradients_through_time,
     length_generalisation,
     prediction_samples,
     stepwise_outputs,
 )
-from rnnmemory.tasks import make_dataset
-from rnnmemory.training import TrainSettings, train_cell
+from rnnmemory.training.models import StackedRecurrentNet, per_model_loss, stack_data
+from rnnmemory.training.trainer import TrainSettings, train_cell
 
 
 def linear_regime_rnn(n_models=2, hidden=3, seed=0):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from helpers import ROOT, TINY, copy_project, runs_without_timing
-from rnnmemory.registry import FIGURES
+from rnnmemory.core.figures import FIGURES
 
 pytestmark = pytest.mark.slow
 

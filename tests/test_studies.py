@@ -45,8 +45,8 @@ def test_rerun_one_cell_retrains_that_cell_only(tiny_study):
     assert counts == {"train_cell": 1, "total": 1}
 
 
-def add_to_registry(workdir, old, new):
-    registry = workdir / "scripts/rnnmemory/registry.py"
+def add_to_registry(workdir, old, new, module="registry"):
+    registry = workdir / f"scripts/rnnmemory/core/{module}.py"
     text = registry.read_text()
     assert old in text
     registry.write_text(text.replace(old, new))
@@ -62,7 +62,8 @@ def test_a_new_probe_retrains_nothing(tiny_study, tmp_path):
 
 def test_a_new_figure_retrains_and_reprobes_nothing(tiny_study, tmp_path):
     workdir = copy_study(tiny_study, tmp_path / "figure")
-    add_to_registry(workdir, "FIGURES = {\n", 'FIGURES = {\n    "extra": Figure("x", ("runs",)),\n')
+    add_to_registry(workdir, "FIGURES = {\n", 'FIGURES = {\n    "extra": Figure("x", ("runs",)),\n',
+                    "figures")  # fmt: skip
     counts = job_counts(tiny(workdir, "-n").stdout)
     assert set(counts) == {"plot_figures", "headline", "all", "total"}
 

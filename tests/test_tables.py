@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnmemory.tables import (
+from rnnmemory.analysis.tables import (
     PARAMETER_COLUMNS,
     bootstrap_ci,
     runs_table,
@@ -81,7 +81,7 @@ def test_summary_statistics_and_diverged_runs():
 def test_outcome_labels_from_what_the_answer_depends_on():
     """Each rule of classify_outcomes; row 'last_only by weights' was 'other' before (#10: the
     labels used the loss ratio only)."""
-    from rnnmemory.tables import classify_outcomes
+    from rnnmemory.analysis.tables import classify_outcomes
 
     rows = {  # label: (test ratio, train ratio, weight on remembered, weight on recent, diverged)
         "solved": (0.05, 0.04, 0.98, 1.0, False),
@@ -118,7 +118,7 @@ def constructed_runs(solved_by_length):
 
 
 def test_critical_length_on_a_constructed_table():
-    from rnnmemory.tables import critical_length_table
+    from rnnmemory.analysis.tables import critical_length_table
 
     runs = constructed_runs(
         {5: [1, 1, 1, 1], 10: [1, 1, 1, 0], 20: [1, 1, 0, 0], 50: [1, 0, 0, 0], 100: [0, 0, 0, 0]}
@@ -138,7 +138,7 @@ def test_critical_length_on_a_constructed_table():
 def test_critical_length_bootstrap_keeps_every_resample():
     """#10: resamples in which no length was solved were dropped, so 3/5 at 20 and 0/5 at 50
     gave the interval '20 to 20' although about a third of the resamples fall below 20."""
-    from rnnmemory.tables import critical_length_table
+    from rnnmemory.analysis.tables import critical_length_table
 
     row = critical_length_table(constructed_runs({20: [1, 1, 1, 0, 0], 50: [0] * 5})).iloc[0]
     assert row["critical_length"] == 20 and row["ci_low"] == 0 and row["ci_high"] == 20
@@ -150,8 +150,8 @@ def test_critical_length_bootstrap_keeps_every_resample():
 
 
 def test_learned_weights_recover_known_coefficients():
-    from rnnmemory.analysis import learned_weights
-    from rnnmemory.tasks import adding
+    from rnnmemory.core.tasks import adding
+    from rnnmemory.probing.weights import learned_weights
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5000, 12, 1))

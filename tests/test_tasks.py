@@ -4,7 +4,7 @@ numerically on a large sample."""
 import numpy as np
 import pytest
 
-from rnnmemory.tasks import TASKS, load_corpus, make_dataset, task_params
+from rnnmemory.core.tasks import TASKS, load_corpus, make_dataset, task_params
 
 BIG = 200_000  # samples for the numerical checks of the reference losses
 

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from rnnmemory.archs import ARCHS
-from rnnmemory.tasks import make_dataset
-from rnnmemory.training import TrainSettings, run_metrics, train_cell
+from rnnmemory.core.archs import ARCHS
+from rnnmemory.core.tasks import make_dataset
+from rnnmemory.training.trainer import TrainSettings, run_metrics, train_cell
 
 MODEL = {"hidden_size": 6, "num_layers": 1, "nonlinearity": "tanh"}
 
@@ -106,7 +106,7 @@ def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel, monkeypatc
     would keep moving it by about lr a step)."""
     datasets = cell("ramp", [0, 1], seq_len=20)
     datasets[0] = dict(datasets[0], y_train=datasets[0]["y_train"] * 1e20)  # squares overflow
-    from rnnmemory.models import StackedRecurrentNet
+    from rnnmemory.training.models import StackedRecurrentNet
 
     direct_steps, mse_gradients = [], StackedRecurrentNet.mse_gradients
     monkeypatch.setattr(StackedRecurrentNet, "mse_gradients",
@@ -121,8 +121,8 @@ def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel, monkeypatc
 
 
 def test_gradient_clipping_is_per_seed():
-    from rnnmemory.models import StackedRecurrentNet
-    from rnnmemory.training import clip_per_model
+    from rnnmemory.training.models import StackedRecurrentNet
+    from rnnmemory.training.trainer import clip_per_model
 
     model = StackedRecurrentNet.from_seeds(
         [0, 1], "gru", **{**MODEL, "input_size": 1, "output_size": 1}

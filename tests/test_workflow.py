@@ -12,7 +12,8 @@ from helpers import (
     snakemake,
     tiny,
 )
-from rnnmemory.registry import FIGURES, PROBES, TABLES
+from rnnmemory.core.figures import FIGURES
+from rnnmemory.core.registry import PROBES, TABLES
 
 pytestmark = pytest.mark.slow
 RUN = ["variant", "task", "arch", "seq_len", "seed"]
@@ -167,10 +168,10 @@ def test_every_probe_has_a_table_or_feeds_the_runs_table():
 
 
 def test_another_figure_format_is_one_word_in_the_registry(tmp_path):
-    """registry.FIGURE_FORMATS decides the figures' files: 'pdf' added there, the plan and the
+    """figures.FIGURE_FORMATS decides the figures' files: 'pdf' added there, the plan and the
     plot job write every figure as PDF too (one task's figures drawn, from a 1-seed study)."""
     workdir = copy_project(tmp_path)
-    registry = workdir / "scripts/rnnmemory/registry.py"
+    registry = workdir / "scripts/rnnmemory/core/figures.py"
     text = registry.read_text().replace('FIGURE_FORMATS = ("png", "svg")',
                                         'FIGURE_FORMATS = ("png", "svg", "pdf")')  # fmt: skip
     registry.write_text(text)

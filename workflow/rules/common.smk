@@ -3,21 +3,13 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-from rnnmemory.archs import ARCH_RECORDS
-from rnnmemory.codehash import code_hash
-from rnnmemory.config import variant_archs, variant_config, variant_names
-from rnnmemory.paths import StudyPaths
-from rnnmemory.registry import (
-    COMPARISONS,
-    FIGURE_FORMATS,
-    FIGURES,
-    PROBES,
-    TABLE_FORMATS,
-    TABLES,
-    TRAIN_FILES,
-    menu_title,
-)
-from rnnmemory.tasks import task_params
+from rnnmemory.core.archs import ARCH_RECORDS
+from rnnmemory.core.codehash import code_hash
+from rnnmemory.core.config import variant_archs, variant_config, variant_names
+from rnnmemory.core.paths import StudyPaths
+from rnnmemory.core.figures import COMPARISONS, FIGURE_FORMATS, FIGURES, menu_title
+from rnnmemory.core.registry import PROBES, TABLE_FORMATS, TABLES, TRAIN_FILES
+from rnnmemory.core.tasks import task_params
 
 P = StudyPaths(config["results_dir"])
 VARIANTS = variant_names(config)
