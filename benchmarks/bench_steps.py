@@ -13,8 +13,9 @@ import torch
 
 from rnnmemory.core.archs import ARCH_RECORDS
 from rnnmemory.training import fused
-from rnnmemory.training.models import StackedRecurrentNet, TorchNet, to_model_layout
+from rnnmemory.training.models import StackedRecurrentNet, to_model_layout
 from rnnmemory.training.optim import Adam
+from rnnmemory.training.reference import TorchNet
 from rnnmemory.training.trainer import minibatches, train_step
 
 HIDDEN, INPUT, N = 10, 1, 1000

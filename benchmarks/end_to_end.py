@@ -39,7 +39,7 @@ TASK, SEQ_LEN, SEEDS, ARCHS, EPOCHS, EVAL_EVERY = "first_plus_last", 100, 5, "rn
 # the tutorials' loop on the same work, as one Python program (its imports are timed too)
 REFERENCE = f"""
 import torch
-from rnnmemory.training.models import TorchNet
+from rnnmemory.training.reference import TorchNet
 from rnnmemory.training.runtime import tune_cpu_runtime
 from rnnmemory.core.tasks import make_dataset
 tune_cpu_runtime()

@@ -15,7 +15,8 @@ from fused_cases import CASES, CELL_CASES, GRADS, sample_data, shape_of, stacked
 from rnnmemory.core.archs import ARCHS, CELLS
 from rnnmemory.core.tasks import make_dataset
 from rnnmemory.training import bptt, fused
-from rnnmemory.training.models import StackedRecurrentNet, seeded_torch_net
+from rnnmemory.training.models import StackedRecurrentNet
+from rnnmemory.training.reference import seeded_torch_net
 from rnnmemory.training.trainer import TrainSettings, train_cell
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"

@@ -8,7 +8,7 @@ import torch
 from rnnmemory.core.archs import ARCH_RECORDS, ARCHS
 from rnnmemory.core.tasks import make_dataset, run_seed
 from rnnmemory.training.inits import INITS, applied_init
-from rnnmemory.training.models import seeded_torch_net
+from rnnmemory.training.reference import seeded_torch_net
 from rnnmemory.training.trainer import _fresh_sets, initial_model
 
 MODEL = {"hidden_size": 6, "num_layers": 2, "nonlinearity": "relu", "lstm_forget_bias": None}

@@ -49,3 +49,14 @@ def test_every_module_lives_on_a_floor():
     assert {p.name for p in LIBRARY.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(
         MAY_IMPORT
     )
+
+
+def test_no_file_is_over_400_lines():
+    """The house rule: a file a reader can hold in mind (code, tests, rules, README)."""
+    root = LIBRARY.parents[1]
+    files = [root / "README.md", root / "Snakefile", *root.glob("workflow/rules/*.smk")]
+    for folder in ("scripts", "tests", "benchmarks"):
+        files += [p for p in (root / folder).rglob("*") if p.suffix in {".py", ".h", ".cpp"}]
+    long = {p.relative_to(root).as_posix(): n for p in files
+            if (n := len(p.read_text().splitlines())) > 400}  # fmt: skip
+    assert not long

@@ -8,14 +8,8 @@ from fused_cases import shape_of as _shape
 from torch import nn
 
 from rnnmemory.core.archs import ARCHS, matched_hidden_size, param_count
-from rnnmemory.training.models import (
-    ElmanLoop,
-    IndRNN,
-    StackedRecurrentNet,
-    TorchNet,
-    seeded_torch_net,
-    to_model_layout,
-)
+from rnnmemory.training.models import StackedRecurrentNet, to_model_layout
+from rnnmemory.training.reference import ElmanLoop, IndRNN, TorchNet, seeded_torch_net
 
 CASES = [(arch, layers, nonlinearity) for arch, nonlinearity in ARCH_CASES for layers in (1, 2)]
 
@@ -139,7 +133,8 @@ def test_every_arch_record_has_its_torch_side():
     and its reference module exists."""
     from rnnmemory.core.archs import ARCH_RECORDS, CELLS
     from rnnmemory.training import bptt, fused
-    from rnnmemory.training.models import STEPS, reference_class
+    from rnnmemory.training.models import STEPS
+    from rnnmemory.training.reference import reference_class
 
     assert set(STEPS) == set(bptt.LAYERS) == set(fused.CELL_IDS) == set(CELLS)
     assert "enum Cell { kRNN = 0, kGRU = 1, kLSTM = 2 }" in fused.cell_header()

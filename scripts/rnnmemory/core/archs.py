@@ -6,7 +6,7 @@ and inits apply, and its relative cost. A cell is a recurrence the trainer imple
 ways (autograd step in models.py, hand-written BPTT in bptt.py, the C++ kernel in csrc/):
 rnn, gru and lstm. An arch is a cell with a parametrisation: IndRNN is the rnn cell with a
 diagonal recurrent matrix, so it runs on every path of the rnn cell, and its reference, an
-independent plain loop (models.IndRNN), checks that the parametrisation is right. Adding an
+independent plain loop (reference.IndRNN), checks that the parametrisation is right. Adding an
 arch of an existing cell is one record here plus its reference module (if torch.nn has none)
 and its init; ``CELLS`` is what csrc/ reads (fused.py generates the header from it).
 
@@ -44,7 +44,7 @@ ARCH_RECORDS = {
     "lstm": Arch("lstm", "matrix", "torch.nn.LSTM", 3.0, ("lstm_forget_bias",),
                  ("default", "orthogonal", "chrono"),
                  "long short-term memory (Hochreiter & Schmidhuber 1997)"),
-    "indrnn": Arch("rnn", "diagonal", "rnnmemory.training.models.IndRNN", 1.0, ("nonlinearity",),
+    "indrnn": Arch("rnn", "diagonal", "rnnmemory.training.reference.IndRNN", 1.0, ("nonlinearity",),
                    ("default",), "independently recurrent network, h' = act(W x + u * h + b) "
                    "(Li et al. 2018)"),
 }  # fmt: skip

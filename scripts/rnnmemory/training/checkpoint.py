@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from rnnmemory.core.io import atomic_path
-from rnnmemory.training.models import StackedRecurrentNet, TorchNet
+from rnnmemory.training.models import StackedRecurrentNet
+from rnnmemory.training.reference import TorchNet
 
 
 def save_model(model: StackedRecurrentNet, seeds: list[int], path) -> None:

@@ -22,10 +22,10 @@ from rnnmemory.training.models import (
     StackedRecurrentNet,
     accuracy,
     per_model_loss,
-    seeded_torch_net,
     stack_data,
 )
 from rnnmemory.training.optim import OPTIMIZERS
+from rnnmemory.training.reference import seeded_torch_net
 
 
 @dataclass
