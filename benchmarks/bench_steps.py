@@ -99,9 +99,14 @@ def reference_step(arch, seq_len, batch_size=None, seed=0, device="cpu"):
 def stacked_step(arch, seq_len, n_seeds, backend, batch_size=None, device="cpu"):
     """The project's trainer loop (stacked seeds, its own Adam) with the given layer backend."""
     model = StackedRecurrentNet.from_seeds(
-        range(n_seeds), arch, backend=backend, input_size=INPUT, hidden_size=HIDDEN,
-        num_layers=1, output_size=1,
-    ).to(device)  # fmt: skip
+        range(n_seeds),
+        arch,
+        backend=backend,
+        input_size=INPUT,
+        hidden_size=HIDDEN,
+        num_layers=1,
+        output_size=1,
+    ).to(device)
     optimizer = Adam(model.parameters(), lr=0.01)
     x = to_model_layout(torch.randn(n_seeds, N, seq_len, INPUT, device=device))  # (K, I, T, N)
     y = torch.randn(n_seeds, N, 1, device=device)

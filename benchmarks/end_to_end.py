@@ -74,11 +74,15 @@ def pipeline(backend: str, workdir: Path) -> float:
     """Seconds for the study through Snakemake up to its tables, in a fresh results folder."""
     results = workdir / f"study-{backend}"
     config = [
-        f"results_dir={results}", f"tasks=[{TASK}]", f"archs=[{ARCHS.replace(' ', ',')}]",
-        f"seq_lens=[{SEQ_LEN}]", f"seeds=[{','.join(map(str, range(SEEDS)))}]",
-        f"train={{epochs: {EPOCHS}, eval_every: {EVAL_EVERY}}}", f"backend={backend}",
+        f"results_dir={results}",
+        f"tasks=[{TASK}]",
+        f"archs=[{ARCHS.replace(' ', ',')}]",
+        f"seq_lens=[{SEQ_LEN}]",
+        f"seeds=[{','.join(map(str, range(SEEDS)))}]",
+        f"train={{epochs: {EPOCHS}, eval_every: {EVAL_EVERY}}}",
+        f"backend={backend}",
         "device=cpu",
-    ]  # fmt: skip
+    ]
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     target = str(results / "tables" / "runs.csv")
     return timed([snakemake, target, "--cores", "1", "--quiet", "all", "--config", *config])
@@ -104,13 +108,16 @@ def main(argv=None):
         shutil.rmtree(tmp, ignore_errors=True)
     table = pd.DataFrame(rows)
     table["speedup"] = table["wall_seconds"].iloc[0] / table["wall_seconds"]
-    work = (f"{TASK}, T = {SEQ_LEN}, {ARCHS.replace(' ', '/')} x {SEEDS} seeds, {EPOCHS} "
-            f"full-batch epochs, 1 core")  # fmt: skip
+    work = (
+        f"{TASK}, T = {SEQ_LEN}, {ARCHS.replace(' ', '/')} x {SEEDS} seeds, {EPOCHS} "
+        f"full-batch epochs, 1 core"
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "end_to_end.csv", index=False)
-    shown = table.assign(wall_seconds=table["wall_seconds"].round(1),
-                         speedup=table["speedup"].round(2))  # fmt: skip
+    shown = table.assign(
+        wall_seconds=table["wall_seconds"].round(1), speedup=table["speedup"].round(2)
+    )
     text = f"{work}: wall seconds, start to finish\n\n{markdown_table(shown)}"
     (out / "end_to_end.md").write_text(text + "\n")
     command = shlex.join(["benchmarks/end_to_end.py", *(sys.argv[1:] if argv is None else argv)])

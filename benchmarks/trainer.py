@@ -121,8 +121,10 @@ def run(args):
             # the memory bandwidth at this thread count (the peak FMA rate: per row, time_row)
             gbs = bandwidth_gbs() if on_cpu else math.nan
             samples[threads, "copy_gbs"].append(gbs)
-            print(f"round {round_}/{args.rounds}, {threads} thread(s): copy {gbs:.1f} GB/s",
-                  flush=True)  # fmt: skip
+            print(
+                f"round {round_}/{args.rounds}, {threads} thread(s): copy {gbs:.1f} GB/s",
+                flush=True,
+            )
             for arch in args.archs:
                 for seq_len, batch in shapes:
                     row = (threads, arch, seq_len, batch)
@@ -133,19 +135,28 @@ def run(args):
         gbs = max(samples[threads, "copy_gbs"])  # (the floor: the machine's best rates)
         for arch in args.archs:
             for seq_len, batch in shapes:
-                mine = {key[-1]: values for key, values in samples.items()
-                        if key[:4] == (threads, arch, seq_len, batch)}  # fmt: skip
+                mine = {
+                    key[-1]: values
+                    for key, values in samples.items()
+                    if key[:4] == (threads, arch, seq_len, batch)
+                }
                 gflops = max(mine.pop("peak", [math.nan]))  # (GFLOP/s: the floor's best)
                 ms = {key: statistics.median(values) for key, values in mine.items()}
                 best = {key: min(values) for key, values in mine.items()}
                 for n_seeds in args.seeds:
                     row = dict(
-                        arch=arch, seq_len=seq_len, seeds=n_seeds, threads=threads,
-                        batch=batch or N, device=args.device, reference_ms=ms["reference"],
+                        arch=arch,
+                        seq_len=seq_len,
+                        seeds=n_seeds,
+                        threads=threads,
+                        batch=batch or N,
+                        device=args.device,
+                        reference_ms=ms["reference"],
                         reference_best_ms=best["reference"],
                         floor_ms=floor_ms(arch, seq_len, gflops, gbs),
-                        peak_gflops=gflops, copy_gbs=gbs,
-                    )  # fmt: skip
+                        peak_gflops=gflops,
+                        copy_gbs=gbs,
+                    )
                     for variant in args.variants:
                         row[f"{variant}_ms"] = ms.get((variant, n_seeds), math.nan)
                         row[f"{variant}_best_ms"] = best.get((variant, n_seeds), math.nan)
@@ -205,9 +216,17 @@ def markdown(table, variants, limit):
     floor = ["floor_ms"] if full["floor_ms"].notna().any() else []
     parts = [
         "Full batch, N = 1000: ms per seed-epoch\n",
-        _md(full, keys + ["reference_ms"] + [f"{v}_ms" for v in variants]
-            + ["fused_best_ms"] * len(over) + floor + speed + over),
-    ]  # fmt: skip
+        _md(
+            full,
+            keys
+            + ["reference_ms"]
+            + [f"{v}_ms" for v in variants]
+            + ["fused_best_ms"] * len(over)
+            + floor
+            + speed
+            + over,
+        ),
+    ]
     if len(mini):
         units = [f"{n}_us_per_sample" for n in ["reference"] + list(variants)]
         batch = int(mini["batch"].iloc[0])
@@ -216,8 +235,10 @@ def markdown(table, variants, limit):
             _md(mini, keys + ["batch"] + units + speed),
         ]
     if table[[f"{v}_ms" for v in variants]].isna().any(axis=None):
-        parts.append(f"\nnan: not run, torch's ops (bptt) would need more memory for their "
-                     f"saved buffers than this run allowed ({limit}).")  # fmt: skip
+        parts.append(
+            f"\nnan: not run, torch's ops (bptt) would need more memory for their "
+            f"saved buffers than this run allowed ({limit})."
+        )
     return "\n".join(parts)
 
 
@@ -242,14 +263,24 @@ def plot(table, variants, path, device="cpu"):
 
     data = table[(table["threads"] == table["threads"].min()) & (table["batch"] == N)]
     long = data.melt(
-        id_vars=["arch", "seq_len", "seeds"], value_vars=[f"{v}_speedup" for v in variants],
-        var_name="path", value_name="speedup",
-    )  # fmt: skip
+        id_vars=["arch", "seq_len", "seeds"],
+        value_vars=[f"{v}_speedup" for v in variants],
+        var_name="path",
+        value_name="speedup",
+    )
     long["path"] = long["path"].str.replace("_speedup", "")
     grid = sns.relplot(
-        data=long, x="seq_len", y="speedup", hue="arch", style="path", col="seeds",
-        kind="line", markers=True, height=3.5, aspect=1.1,
-    )  # fmt: skip
+        data=long,
+        x="seq_len",
+        y="speedup",
+        hue="arch",
+        style="path",
+        col="seeds",
+        kind="line",
+        markers=True,
+        height=3.5,
+        aspect=1.1,
+    )
     ticks = sorted(data["seq_len"].unique())
     for ax in grid.axes.flat:  # log y: a path slower than the loop (below 1) stays readable
         ax.set_xscale("log")
@@ -281,9 +312,11 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     parser.add_argument("--quick", action="store_true", help="T 10, 50; K 5; 1 thread; 2 rounds")
     parser.add_argument(
-        "--device", default="cpu", help="cuda: the reference and torch's ops (bptt) on the GPU "
+        "--device",
+        default="cpu",
+        help="cuda: the reference and torch's ops (bptt) on the GPU "
         "(the fused kernel is CPU-only), K up to 100, no floor; writes trainer_cuda.*",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     args.seeds = args.seeds or ([5, 20] if args.device == "cpu" else [5, 20, 100])
@@ -300,8 +333,10 @@ def main(argv=None):
     elif "fused" in args.variants and fused.load() is None:
         print(f"fused kernel unavailable ({fused.unavailable_reason()}): not timed")
         args.variants.remove("fused")
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {device_name(args.device)}, N={N}, hidden {HIDDEN}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {device_name(args.device)}, N={N}, hidden {HIDDEN}"
+    )
     table = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,11 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = log_to(smk.log[0])
 w, data, seeds = smk.wildcards, smk.params.data, smk.params.seeds
 datasets = [
-    make_dataset(w.task, int(w.seq_len), seed, data["n_train"], data["n_test"],
-                 smk.params.task_params)
+    make_dataset(
+        w.task, int(w.seq_len), seed, data["n_train"], data["n_test"], smk.params.task_params
+    )
     for seed in seeds
-]  # fmt: skip
+]
 save_cell_datasets(datasets, seeds, smk.output[0])
 first = datasets[0]
 print(

@@ -21,9 +21,18 @@ for seq_len, model_path, data_path in zip(
     data_seeds, datasets = load_cell_datasets(data_path)
     assert seeds == data_seeds, f"{model_path}: seeds {seeds} differ from {data_path}'s"
     cells.append(
-        Cell(w.task, seq_len, seeds, datasets, model, setup["model"], smk.params.task_params,
-             setup["data"], smk.config["analysis"]["length_factors"])
-    )  # fmt: skip
+        Cell(
+            w.task,
+            seq_len,
+            seeds,
+            datasets,
+            model,
+            setup["model"],
+            smk.params.task_params,
+            setup["data"],
+            smk.config["analysis"]["length_factors"],
+        )
+    )
 for name, frame in probe_cells(cells).items():
     frame.insert(0, "arch", w.arch)
     frame.insert(0, "task", w.task)

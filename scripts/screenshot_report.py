@@ -17,9 +17,18 @@ from pathlib import Path
 
 SIZES = ((1280, 720), (1920, 1080))
 # no background traffic: this machine (and many clusters) has no open internet
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--virtual-time-budget=8000"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=8000",
+]
 
 
 def chromium() -> str | None:
@@ -40,11 +49,16 @@ def screenshots(report: Path, out_dir: Path) -> list[Path]:
         base = [browser, *FLAGS, f"--user-data-dir={profile}"]
         for width, height in SIZES:
             png = out_dir / f"report-{width}x{height}.png"
-            subprocess.run([*base, f"--window-size={width},{height}", f"--screenshot={png}", url],
-                           check=True, capture_output=True, timeout=120)  # fmt: skip
+            subprocess.run(
+                [*base, f"--window-size={width},{height}", f"--screenshot={png}", url],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             made.append(png)
-        dom = subprocess.run([*base, "--dump-dom", url], check=True, capture_output=True,
-                             text=True, timeout=120).stdout  # fmt: skip
+        dom = subprocess.run(
+            [*base, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120
+        ).stdout
     (out_dir / "report-dom.html").write_text(dom)
     return [*made, out_dir / "report-dom.html"]
 

@@ -109,8 +109,9 @@ def run(cmd: list[str], terminal: Terminal | None = None) -> int:
     Ctrl-C reaches it directly (Snakemake then stops its jobs and cleans up) and a kill of the
     group (a closed terminal, a killed job) ends it too, never leaving an orphan running."""
     pipe = subprocess.PIPE if terminal else None
-    proc = subprocess.Popen(cmd, stdout=pipe, stderr=subprocess.STDOUT if terminal else None,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=pipe, stderr=subprocess.STDOUT if terminal else None, text=True
+    )
     try:
         if terminal:
             for text in proc.stdout:
@@ -142,8 +143,7 @@ def main(args: list[str]) -> int:
             return 0
         print(f"building the report {results / 'report.html'} ...", flush=True)
         output = io.StringIO()
-        code = run([*snakemake, *args, "--report", str(results / "report.html")],
-                   Terminal(output))  # fmt: skip
+        code = run([*snakemake, *args, "--report", str(results / "report.html")], Terminal(output))
         print(f"report: {results / 'report.html'}" if code == 0 else output.getvalue())
         return code
     except KeyboardInterrupt:

@@ -44,10 +44,21 @@ say(f"cell {cell}: seeds {seeds} on {device}, {smk.threads} thread(s)")
 
 fresh = {"task": w.task, "params": smk.params.task_params}
 fresh = fresh if setup["data"]["fresh_each_epoch"] else None
-result = train_cell(datasets, seeds, w.arch, model_cfg, settings, device=device, log=say,
-                    backend=cfg["backend"], fresh=fresh)  # fmt: skip
-say(f"hidden size {result.model.hidden_size}, {result.backend}; trained in "
-    f"{result.wall_seconds:.1f} s")  # fmt: skip
+result = train_cell(
+    datasets,
+    seeds,
+    w.arch,
+    model_cfg,
+    settings,
+    device=device,
+    log=say,
+    backend=cfg["backend"],
+    fresh=fresh,
+)
+say(
+    f"hidden size {result.model.hidden_size}, {result.backend}; trained in "
+    f"{result.wall_seconds:.1f} s"
+)
 
 # code_hash: the train rule's param over this script and the library it imports (codehash.py)
 env = {"code_hash": smk.params.code, **environment(device), **runtime, "backend": result.backend}
@@ -55,18 +66,24 @@ usage = job_usage()  # peak RSS and CPU time so far, measured in the job itself
 records = []
 for k, seed in enumerate(seeds):
     params = {
-        "variant": w.variant, "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len),
-        "seed": seed, "hidden_size": result.model.hidden_size,  # match_params may set it
+        "variant": w.variant,
+        "task": w.task,
+        "arch": w.arch,
+        "seq_len": int(w.seq_len),
+        "seed": seed,
+        "hidden_size": result.model.hidden_size,  # match_params may set it
         **{key: model_cfg[key] for key in ("num_layers", "match_params")},
         # the settings that do not apply to this arch are recorded as None
-        **{key: model_cfg[key] if key in ARCH_RECORDS[w.arch].options else None
-           for key in ("nonlinearity", "lstm_forget_bias")},
+        **{
+            key: model_cfg[key] if key in ARCH_RECORDS[w.arch].options else None
+            for key in ("nonlinearity", "lstm_forget_bias")
+        },
         "init": applied_init(model_cfg["init"], w.arch),
         "n_params": result.model.params_per_model(),
         **setup["data"],
         **{key: setup["train"][key] for key in TRAIN_KEYS},
         "task_params": smk.params.task_params,
-    }  # fmt: skip
+    }
     records.append(
         {
             **params,
@@ -78,8 +95,10 @@ for k, seed in enumerate(seeds):
             **usage,
         }
     )
-    say(f"seed {seed}: test loss {records[-1]['final_test_loss']:.4g}, normalised "
-        f"{records[-1]['normalised_test_loss']:.4g}, solved {records[-1]['solved']}")  # fmt: skip
+    say(
+        f"seed {seed}: test loss {records[-1]['final_test_loss']:.4g}, normalised "
+        f"{records[-1]['normalised_test_loss']:.4g}, solved {records[-1]['solved']}"
+    )
 
 with atomic_path(smk.output.history) as tmp, open(tmp, "w", newline="") as f:
     keys = {"variant": w.variant, "task": w.task, "arch": w.arch, "seq_len": int(w.seq_len)}

@@ -115,8 +115,11 @@ def main(check: bool) -> int:
     readme = ROOT / "README.md"
     new_readme = readme.read_text()
     # benchmarks not run in this checkout keep their pages: those name the run they come from
-    blocks = readme_blocks(studies, benches) if benches else {
-        "results": readme_blocks(studies, benches)["results"]}  # fmt: skip
+    blocks = (
+        readme_blocks(studies, benches)
+        if benches
+        else {"results": readme_blocks(studies, benches)["results"]}
+    )
     for name, block in blocks.items():
         new_readme = replace_block(new_readme, name, block)
     if check:

@@ -28,8 +28,10 @@ def other_study(config_file):
     folder = Path(config.get("results_dir", "?")) / "tables"
     if not (folder / "horizon.parquet").exists():
         return None, config, f"{source.name} has no results at {folder}"
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet")
-              for name in ("horizon", "runs", "comparisons")}  # fmt: skip
+    tables = {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in ("horizon", "runs", "comparisons")
+    }
     return tables, config, f"{source.name} ({folder})"
 
 
@@ -57,11 +59,16 @@ runs = pd.read_parquet(smk.input.runs)
 convergence, source = budget_check()
 remedies, remedies_source = remedies_check()
 text = headline_rst(
-    horizon, pd.read_parquet(smk.input.summary), figures, runs=runs, convergence=convergence,
+    horizon,
+    pd.read_parquet(smk.input.summary),
+    figures,
+    runs=runs,
+    convergence=convergence,
     budget_source=source,
     anchors=yaml.safe_load((WORKFLOW / smk.params.anchors).read_text())["anchors"],
-    remedies=remedies, remedies_source=remedies_source,
-)  # fmt: skip
+    remedies=remedies,
+    remedies_source=remedies_source,
+)
 with atomic_path(smk.output[0]) as tmp:
     Path(tmp).write_text(text)
 print(f"{len(text)} characters -> {smk.output[0]}", file=log)

@@ -47,5 +47,9 @@ def pytest_collection_modifyitems(items):
     """Slow (end-to-end) tests first, the SLURM ones (mostly waiting for the cluster's status
     polls) before all: `make test`'s workers start the long files at once and fill the gaps
     with the unit tests at the end. A stable sort: file order otherwise."""
-    items.sort(key=lambda item: (item.get_closest_marker("slow") is None,
-                                 item.path.name != "test_slurm.py"))  # fmt: skip
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            item.path.name != "test_slurm.py",
+        )
+    )

@@ -13,8 +13,15 @@ import yaml
 from rnnmemory.analysis.tables import TIMING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["Snakefile", "config.yaml", "workflow", "scripts", "profiles", "studies",
-                 "tests/tiny.yaml"]  # fmt: skip
+PROJECT_FILES = [
+    "Snakefile",
+    "config.yaml",
+    "workflow",
+    "scripts",
+    "profiles",
+    "studies",
+    "tests/tiny.yaml",
+]
 TINY = "results/tiny"  # tests/tiny.yaml's results_dir
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 

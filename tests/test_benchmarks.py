@@ -55,16 +55,26 @@ def test_rows_pool_their_samples_over_the_rounds(monkeypatch):
 
     def known_samples(args, arch, seq_len, batch):
         r, base = next(counter), {"rnn": 100.0, "lstm": 200.0}[arch] + seq_len
-        return {"reference": [base + r], ("fused", 5): [base / 10 + r, base / 10 + r + 2],
-                "peak": [50.0 + r]}  # fmt: skip
+        return {
+            "reference": [base + r],
+            ("fused", 5): [base / 10 + r, base / 10 + r + 2],
+            "peak": [50.0 + r],
+        }
 
     monkeypatch.setattr(trainer, "time_row", known_samples)
     bandwidths = iter([10.0, 30.0, 20.0])  # one per round
     monkeypatch.setattr(trainer, "bandwidth_gbs", lambda: next(bandwidths))
     args = argparse.Namespace(
-        seq_lens=[10], minibatch=0, minibatch_seq_len=100, device="cpu", rounds=3, threads=[1],
-        archs=["rnn", "lstm"], seeds=[5], variants=["fused"],
-    )  # fmt: skip
+        seq_lens=[10],
+        minibatch=0,
+        minibatch_seq_len=100,
+        device="cpu",
+        rounds=3,
+        threads=[1],
+        archs=["rnn", "lstm"],
+        seeds=[5],
+        variants=["fused"],
+    )
     rows = trainer.run(args).set_index("arch")
     # rnn's samples: r = 0, 2, 4; lstm's: 1, 3, 5
     assert rows.loc["rnn", "reference_ms"] == 112 and rows.loc["lstm", "reference_ms"] == 213

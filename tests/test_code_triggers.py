@@ -93,8 +93,7 @@ def test_runs_of_another_backend_are_flagged_on_the_first_page(kernel, tiny_stud
     failed.parent.mkdir(parents=True)
     failed.write_text("MemoryError\n")
     env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
-    tiny(workdir, "--forcerun", cell, "--config", "backend=bptt", targets=[cell, headline],
-         env=env)  # fmt: skip
+    tiny(workdir, "--forcerun", cell, "--config", "backend=bptt", targets=[cell, headline], env=env)
     assert not failed.exists()
     runs = read_runs(workdir)
     assert json.loads((workdir / cell).read_text())["runs"][0]["backend"] == "bptt"

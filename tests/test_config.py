@@ -134,13 +134,24 @@ def test_the_workflow_rejects_a_bad_config_before_any_job(kind, tmp_path):
 
 def test_all_problems_are_reported_at_once():
     """Schema problems, registry names and duplicates in one message, each once."""
-    config = tiny_with({"tasks": ["nope"], "archs": ["rnn", "rnn", "transformer"],
-                        "seeds": [1, 1], "train": {"epoch": 5}})  # fmt: skip
+    config = tiny_with(
+        {
+            "tasks": ["nope"],
+            "archs": ["rnn", "rnn", "transformer"],
+            "seeds": [1, 1],
+            "train": {"epoch": 5},
+        }
+    )
     with pytest.raises(ConfigError) as err:
         check_config(config, SCHEMA)
     text = str(err.value)
-    for expected in ["unknown task 'nope'", "archs: duplicate", "seeds: duplicate",
-                     "unknown arch 'transformer'", "train: unknown key(s) ['epoch']"]:  # fmt: skip
+    for expected in [
+        "unknown task 'nope'",
+        "archs: duplicate",
+        "seeds: duplicate",
+        "unknown arch 'transformer'",
+        "train: unknown key(s) ['epoch']",
+    ]:
         assert text.count(expected) == 1, text
 
 
@@ -153,8 +164,11 @@ def test_a_too_short_length_is_reported_once():
 
 
 def test_the_default_tiny_and_study_configs_are_valid():
-    for path in ["config.yaml", "tests/tiny.yaml", *sorted(p.relative_to(ROOT).as_posix()
-                 for p in (ROOT / "studies").glob("*.yaml"))]:  # fmt: skip
+    for path in [
+        "config.yaml",
+        "tests/tiny.yaml",
+        *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "studies").glob("*.yaml")),
+    ]:
         check_config(load_yaml(path), SCHEMA)
 
 
@@ -169,9 +183,12 @@ def test_every_study_has_its_own_results_dir():
 def test_command_line_overrides_arrive_typed(tmp_path):
     """--config seeds="[0,1]" reaches the Snakefile as strings; the documented override works."""
     proc = tiny(
-        copy_project(tmp_path), "-n", "--config", "seeds=[3, 4, 5]",
+        copy_project(tmp_path),
+        "-n",
+        "--config",
+        "seeds=[3, 4, 5]",
         "train={epochs: 7, lr: 0.5, batch_size: null}",
-    )  # fmt: skip
+    )
     assert "train_cell" in proc.stdout
 
 

@@ -14,8 +14,11 @@ from rnnmemory.analysis.horizon import fit_counts
 from rnnmemory.analysis.simulate import Truth, simulate_successes
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDIES = {"default": "config.yaml", "remedies": "studies/remedies.yaml",
-           "budget": "studies/budget.yaml"}  # fmt: skip
+STUDIES = {
+    "default": "config.yaml",
+    "remedies": "studies/remedies.yaml",
+    "budget": "studies/budget.yaml",
+}
 SLOPES = [-2.0, -4.0, -8.0, -15.0]
 LAPSES = [0.0, 0.1]
 POSITIONS = ["below", "shortest", "inside", "middle", "longest", "above"]
@@ -32,8 +35,14 @@ def design(study: str) -> tuple[np.ndarray, int]:
 def truth_t50(lengths, position) -> float:
     """A true T50 at a position relative to the lengths studied."""
     lo, hi = lengths[0], lengths[-1]
-    return {"below": lo / 2, "shortest": lo, "inside": np.sqrt(lengths[0] * lengths[1]),
-            "middle": np.sqrt(lo * hi), "longest": hi, "above": 2 * hi}[position]  # fmt: skip
+    return {
+        "below": lo / 2,
+        "shortest": lo,
+        "inside": np.sqrt(lengths[0] * lengths[1]),
+        "middle": np.sqrt(lo * hi),
+        "longest": hi,
+        "above": 2 * hi,
+    }[position]
 
 
 def coverage(study, position, slope, lapse, seed_sd=0.0, seed=0) -> float:
@@ -51,9 +60,14 @@ def coverage(study, position, slope, lapse, seed_sd=0.0, seed=0) -> float:
     return float(((fits["t50_low"] <= target) & (target <= fits["t50_high"])).mean())
 
 
-FAST = [("default", "middle", -4.0, 0.0), ("default", "inside", -8.0, 0.1),
-        ("default", "above", -2.0, 0.0), ("remedies", "longest", -15.0, 0.0),
-        ("remedies", "middle", -2.0, 0.1), ("budget", "middle", -4.0, 0.0)]  # fmt: skip
+FAST = [
+    ("default", "middle", -4.0, 0.0),
+    ("default", "inside", -8.0, 0.1),
+    ("default", "above", -2.0, 0.0),
+    ("remedies", "longest", -15.0, 0.0),
+    ("remedies", "middle", -2.0, 0.1),
+    ("budget", "middle", -4.0, 0.0),
+]
 
 
 @pytest.mark.parametrize("study, position, slope, lapse", FAST)

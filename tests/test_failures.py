@@ -39,11 +39,19 @@ ONE_CELL = ["--config", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]"
 
 
 DAMAGES = [  # file, damage, the log of the job that reads it, what the message says
-    ("data/base/first_plus_last/T5.npz", lambda b: b[:500],
-     "train/base/first_plus_last/rnn/T5", "unreadable dataset"),
-    ("runs/base/first_plus_last/rnn/T5/metrics.json", lambda b: b[:40], "tables/collect",
-     "corrupt JSON"),
-]  # fmt: skip
+    (
+        "data/base/first_plus_last/T5.npz",
+        lambda b: b[:500],
+        "train/base/first_plus_last/rnn/T5",
+        "unreadable dataset",
+    ),
+    (
+        "runs/base/first_plus_last/rnn/T5/metrics.json",
+        lambda b: b[:40],
+        "tables/collect",
+        "corrupt JSON",
+    ),
+]
 
 
 def test_damaged_files_are_named_and_rebuilt_after_deletion(tmp_path):
@@ -65,6 +73,7 @@ def test_damaged_files_are_named_and_rebuilt_after_deletion(tmp_path):
         assert message in proc.stderr
         path.unlink()
         tiny(workdir, *ONE_CELL)  # the whole study: every file that needs the deleted one
-    metrics = json.loads((workdir / TINY / "runs/base/first_plus_last/rnn/T5/metrics.json")
-                         .read_text())  # fmt: skip
+    metrics = json.loads(
+        (workdir / TINY / "runs/base/first_plus_last/rnn/T5/metrics.json").read_text()
+    )
     assert [run["seed"] for run in metrics["runs"]] == [0]

@@ -85,9 +85,15 @@ def _cell(seeds, seq_len=6):
 def _train(seeds, arch, backend, dtype=torch.float32, **settings):
     settings = TrainSettings(**{"epochs": 30, "eval_every": 10, **settings})
     return train_cell(
-        _cell(seeds), seeds, arch, MODEL, settings, dtype=dtype, log=lambda line: None,
+        _cell(seeds),
+        seeds,
+        arch,
+        MODEL,
+        settings,
+        dtype=dtype,
+        log=lambda line: None,
         backend=backend,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -257,10 +263,12 @@ def test_without_a_compiler_training_falls_back_to_torch_ops(tmp_path):
 
 def test_warm_command_says_where_and_how_long(kernel):
     proc = subprocess.run(
-        [sys.executable, "-m", "rnnmemory.training.fused"], capture_output=True, text=True,
+        [sys.executable, "-m", "rnnmemory.training.fused"],
+        capture_output=True,
+        text=True,
         timeout=300,
         env={**os.environ, "PYTHONPATH": str(SCRIPTS)},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("\n") == 1 and str(fused.build_dir()) in proc.stdout
     assert (fused.build_dir() / "BUILT").exists()  # the key did not change while building

@@ -23,9 +23,17 @@ def constructed():
                 for seed in range(10):
                     p = 1 / (1 + (seq_len / t50) ** 4)
                     solved = bool(rng.random() < p)
-                    rows.append(dict(variant=variant, task="adding", arch=arch, seq_len=seq_len,
-                                     seed=seed, solved=solved,
-                                     outcome="solved" if solved else "memorised"))  # fmt: skip
+                    rows.append(
+                        dict(
+                            variant=variant,
+                            task="adding",
+                            arch=arch,
+                            seq_len=seq_len,
+                            seed=seed,
+                            solved=solved,
+                            outcome="solved" if solved else "memorised",
+                        )
+                    )
     runs = pd.DataFrame(rows)
     summary = (
         runs.groupby(["variant", "task", "arch", "seq_len"])["solved"]
@@ -38,8 +46,9 @@ def constructed():
 def render(text):
     """docutils HTML of the text, with its warnings."""
     warnings = io.StringIO()
-    out = docutils.core.publish_string(text, writer="html",
-                                       settings_overrides={"warning_stream": warnings})  # fmt: skip
+    out = docutils.core.publish_string(
+        text, writer="html", settings_overrides={"warning_stream": warnings}
+    )
     return out.decode(), warnings.getvalue()
 
 
@@ -53,16 +62,32 @@ def test_first_page_states_t50_budget_failures_and_anchors():
     png = b"\x89PNG" + bytes(range(256)) * 200  # 51 kB: longer than a docutils line may be
     figures = {"adding": (png, {"horizon": "figures/base/adding/horizon-adding-base.png"})}
     convergence = budget_convergence(runs, {"updates_4x": 4, "updates_16x": 16})
-    anchors = [dict(source="Arjovsky, Shah & Bengio 2016, uRNN", our_task="adding", task="add",
-                    result="lstm -> T=400", differs="1e5 updates")]  # fmt: skip
-    text = headline_rst(horizon, summary, figures, runs=runs, convergence=convergence,
-                        budget_source="this study", anchors=anchors)  # fmt: skip
+    anchors = [
+        dict(
+            source="Arjovsky, Shah & Bengio 2016, uRNN",
+            our_task="adding",
+            task="add",
+            result="lstm -> T=400",
+            differs="1e5 updates",
+        )
+    ]
+    text = headline_rst(
+        horizon,
+        summary,
+        figures,
+        runs=runs,
+        convergence=convergence,
+        budget_source="this study",
+        anchors=anchors,
+    )
     assert max(map(len, text.split("\n"))) < 10_000
     page, warnings = render(text)
     assert warnings == "" and "What the tables say" in page
     lstm = horizon[(horizon["variant"] == "base") & (horizon["arch"] == "lstm")].iloc[0]
-    assert (f"<strong>lstm</strong>: half of its seeds still solve adding at T50 = "
-            f"{lstm['t50']:.3g} (95% CI ") in page  # fmt: skip
+    assert (
+        f"<strong>lstm</strong>: half of its seeds still solve adding at T50 = "
+        f"{lstm['t50']:.3g} (95% CI "
+    ) in page
     assert "<strong>gru</strong>: solves adding in " in page  # T50 1e4: beyond the lengths
     # the answer in words comes before the figure
     assert page.index("<strong>rnn</strong>:") < page.index("data:image/png;base64,")
@@ -80,8 +105,11 @@ def test_first_page_states_t50_budget_failures_and_anchors():
 def test_few_seeds_are_flagged_and_no_bound_contradicts_its_claim():
     runs, _, _ = constructed()
     few = runs[(runs["seed"] < 3) & (runs["variant"] == "base")]
-    summary = few.groupby(["variant", "task", "arch", "seq_len"])["solved"].agg(
-        n="size", n_solved="sum").reset_index()  # fmt: skip
+    summary = (
+        few.groupby(["variant", "task", "arch", "seq_len"])["solved"]
+        .agg(n="size", n_solved="sum")
+        .reset_index()
+    )
     text = headline_rst(horizon_table(few), summary, {}, runs=few)
     lines = sentences(text)
     assert len(lines) == 3 and all("**caution**: under 10 seeds per length" in x for x in lines)
@@ -110,8 +138,10 @@ def test_first_page_names_the_remedies_that_moved_t50():
     remedies = variant_comparison(paired_comparisons(both), horizon_table(both))
     text = headline_rst(horizon, summary, {}, remedies=remedies, remedies_source="remedies.yaml")
     assert "rnn on adding (base T50 " in text and "orthogonal longer (ratio " in text
-    assert ("lstm on adding (base T50 " in text and "no remedy moved T50 detectably; no "
-            "detectable difference: orthogonal" in text)  # fmt: skip
+    assert (
+        "lstm on adding (base T50 " in text
+        and "no remedy moved T50 detectably; no detectable difference: orthogonal" in text
+    )
     missing = headline_rst(horizon, summary, {}, remedies=None, remedies_source="remedies.yaml")
     assert "not measured in this checkout: remedies.yaml (make study" in missing
 

@@ -52,8 +52,9 @@ def test_separated_data_give_the_gap_and_no_point_estimate():
     assert np.isnan(fit["t50"]) and (fit["t50_low"], fit["t50_high"]) == (10, 20)
 
 
-@pytest.mark.parametrize("counts", [[8, 10, 10, 12], [10, 10, 10, 9], [2, 6, 10, 14],
-                                    [11, 11, 11, 10]])  # fmt: skip
+@pytest.mark.parametrize(
+    "counts", [[8, 10, 10, 12], [10, 10, 10, 9], [2, 6, 10, 14], [11, 11, 11, 10]]
+)
 def test_a_flat_or_rising_curve_gives_no_horizon(counts):
     """Success that does not fall with T (at any level). Before: a finite T50 at the grid's
     middle, or '> 40 (95% lower bound 0)'."""
@@ -100,8 +101,18 @@ def test_horizon_table_has_one_row_per_variant_task_arch():
     frames = []
     for arch, counts in [("rnn", [20, 15, 5, 0]), ("lstm", [20, 20, 16, 6])]:
         seq_lens, solved = runs(counts)
-        frames.append(pd.DataFrame(dict(variant="base", task="adding", arch=arch, seed=0,
-                                        seq_len=seq_lens, solved=solved)))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                dict(
+                    variant="base",
+                    task="adding",
+                    arch=arch,
+                    seed=0,
+                    seq_len=seq_lens,
+                    solved=solved,
+                )
+            )
+        )
     table = horizon_table(pd.concat(frames))
     assert list(table.columns) == horizon.COLUMNS
     assert list(table["arch"]) == ["lstm", "rnn"]

@@ -21,8 +21,11 @@ def arm(variant, counts, lengths, seeds, arch="rnn", task="first_plus_last"):
     """Runs of one arm: at lengths[i], seeds 0 .. counts[i]-1 solved, so an arm with more
     solved at every length solves a superset of the other's seeds (pairs agree where they
     can)."""
-    rows = [dict(variant=variant, task=task, arch=arch, seq_len=t, seed=s, solved=s < k)
-            for t, k in zip(lengths, counts, strict=True) for s in range(seeds)]  # fmt: skip
+    rows = [
+        dict(variant=variant, task=task, arch=arch, seq_len=t, seed=s, solved=s < k)
+        for t, k in zip(lengths, counts, strict=True)
+        for s in range(seeds)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -93,9 +96,18 @@ def budget_runs(t50s, seeds=16, lengths=(10, 20, 40, 80), rng_seed=0):
     for variant, t50 in t50s.items():
         solved = simulate_runs(rng, Truth(t50, -4.0), lengths, seeds, 1)[0]  # (K, L)
         seed = np.repeat(range(seeds), len(lengths))  # solved is (seed, length), row-major
-        frames.append(pd.DataFrame(dict(
-            variant=variant, task="first_plus_last", arch="lstm", seed=seed,
-            seq_len=np.tile(lengths, seeds), solved=solved.ravel())))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                dict(
+                    variant=variant,
+                    task="first_plus_last",
+                    arch="lstm",
+                    seed=seed,
+                    seq_len=np.tile(lengths, seeds),
+                    solved=solved.ravel(),
+                )
+            )
+        )
     return pd.concat(frames)
 
 
@@ -103,12 +115,14 @@ BUDGETS = {"updates_4x": 4, "updates_16x": 16}
 
 
 def test_the_budget_check_says_converged_only_inside_the_equivalence_margin():
-    same = budget_convergence(budget_runs({"base": 30, "updates_4x": 30, "updates_16x": 30},
-                                          seeds=400), BUDGETS).iloc[0]  # fmt: skip
+    same = budget_convergence(
+        budget_runs({"base": 30, "updates_4x": 30, "updates_16x": 30}, seeds=400), BUDGETS
+    ).iloc[0]
     assert same["converged"] == "yes" and 0.8 <= same["ratio_low"] <= same["ratio_high"] <= 1.25
     assert same["slope_low"] < 0 < same["slope_high"]
-    doubled = budget_convergence(budget_runs({"base": 15, "updates_4x": 20, "updates_16x": 40},
-                                             seeds=400), BUDGETS).iloc[0]  # fmt: skip
+    doubled = budget_convergence(
+        budget_runs({"base": 15, "updates_4x": 20, "updates_16x": 40}, seeds=400), BUDGETS
+    ).iloc[0]
     assert doubled["converged"] == "not shown" and doubled["ratio_low"] > 1.25
     assert doubled["slope_low"] > 0
 
@@ -116,8 +130,10 @@ def test_the_budget_check_says_converged_only_inside_the_equivalence_margin():
 def test_an_open_interval_is_not_converged():
     """Before: an interval with an open end overlapped everything, so 'converged: yes'."""
     lengths = [10, 30]
-    runs = pd.concat([arm(v, [10, 10], lengths, 10, "gru") for v in ("base", "updates_4x")]
-                     + [arm("updates_16x", [10, 9], lengths, 10, "gru")])  # fmt: skip
+    runs = pd.concat(
+        [arm(v, [10, 10], lengths, 10, "gru") for v in ("base", "updates_4x")]
+        + [arm("updates_16x", [10, 9], lengths, 10, "gru")]
+    )
     row = budget_convergence(runs, BUDGETS).iloc[0]
     assert row["converged"] == "not shown" and row["ratio_high"] == np.inf
 
@@ -128,8 +144,9 @@ def test_the_seed_effect_is_found_when_seeds_carry_across_lengths_and_not_otherw
 
     def runs(seed_sd):
         solved = simulate_runs(rng, Truth(20.0, -3.0, seed_sd), lengths, 60, 1)[0]
-        return pd.DataFrame(dict(seed=np.repeat(range(60), 5), seq_len=np.tile(lengths, 60),
-                                 solved=solved.ravel()))  # fmt: skip
+        return pd.DataFrame(
+            dict(seed=np.repeat(range(60), 5), seq_len=np.tile(lengths, 60), solved=solved.ravel())
+        )
 
     independent, shared = seed_effect(runs(0.0)), seed_effect(runs(3.0))
     assert independent["seed_sd_low"] == 0 and independent["seed_sd"] < 1.5

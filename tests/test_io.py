@@ -49,8 +49,12 @@ def test_end_job_exits_zero_with_every_line_written(tmp_path):
         "print('never')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**env, "PYTHONPATH": str(ROOT / "scripts")})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT / "scripts")},
+    )
     assert done.returncode == 0
     assert done.stdout == "trained: 2/2 seeds solved\n"
     assert log.read_text() == "to the log\na warning, unterminated"

@@ -38,8 +38,9 @@ def holder(tmp_path):
     """Another process holding the build lock of tmp_path/'build' (a build in progress)."""
     directory = tmp_path / "build"
     directory.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(directory / LOCK)],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory / LOCK)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     yield directory
     proc.kill()
@@ -74,9 +75,13 @@ def test_a_job_that_cannot_get_the_lock_trains_with_torch_ops(holder, tmp_path):
         "print(fused.load() is None, fused.unavailable_reason())\n"
     )
     env = {CACHE_ENV: str(tmp_path / "cache"), LOCK_WAIT_ENV: "1"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "scripts"),
-                                            **env})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts"), **env},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("True waited 1 s for another job's kernel build")
 

@@ -93,17 +93,24 @@ def test_packed_tails_change_no_number(kernel, arch, nonlinearity, dtype, batch)
     gen = torch.Generator().manual_seed(batch)
     rand = lambda *size: torch.randn(*size, generator=gen, dtype=dtype)  # noqa: E731
     x = rand(5, 3, 40, batch)  # (K, I, T, N)
-    layer = [rand(5, gates * 5, 3) * 0.4, rand(5, gates * 5, 5) * 0.4, rand(5, gates * 5) * 0.1,
-             rand(5, gates * 5) * 0.1]  # fmt: skip
+    layer = [
+        rand(5, gates * 5, 3) * 0.4,
+        rand(5, gates * 5, 5) * 0.4,
+        rand(5, gates * 5) * 0.1,
+        rand(5, gates * 5) * 0.1,
+    ]
     head, target = [rand(5, 2, 5), rand(5, 2)], rand(5, batch, 2)
     packs = fused.load().tail_packs(5, batch, x.element_size())
     lanes = 32 // x.element_size()  # AVX2's (with AVX-512's scalar weights, no packs)
     per = lanes // (batch % lanes) if batch % lanes else 0
     assert packs in (0, -(-5 // per) if per >= 2 else 0)
-    calls = [fused.train_last(arch, x, *layer, relu, *head, target, True, pack=pack)
-             for pack in (True, False)]  # fmt: skip
-    for name, a, b in zip(["losses", "dx", *"w_ih w_hh b_ih b_hh head_w head_b".split()],
-                          *calls, strict=True):  # fmt: skip
+    calls = [
+        fused.train_last(arch, x, *layer, relu, *head, target, True, pack=pack)
+        for pack in (True, False)
+    ]
+    for name, a, b in zip(
+        ["losses", "dx", *"w_ih w_hh b_ih b_hh head_w head_b".split()], *calls, strict=True
+    ):
         assert torch.equal(a, b), name
 
 
@@ -142,13 +149,15 @@ def test_the_direct_step_equals_losses_and_backward(kernel, arch, nonlinearity, 
     0, the autograd step masks its loss; Adam's momentum still moves it), and in the fourth
     its inputs hold a NaN, which stays in its slice."""
     make = lambda: StackedRecurrentNet.from_seeds(  # noqa: E731
-        [0, 1, 2], arch, "fused", **shape_of(arch, 1, nonlinearity)).to(dtype)  # fmt: skip
+        [0, 1, 2], arch, "fused", **shape_of(arch, 1, nonlinearity)
+    ).to(dtype)
     models = {direct: make() for direct in (True, False)}
     optimizers = {direct: Adam(m.parameters(), lr=0.05) for direct, m in models.items()}
     x, target = sample_data(3, 37, 9, dtype)
     xm = to_model_layout(x)
     assert models[True].can_step_directly(xm, "mse") and not models[True].can_step_directly(
-        xm.requires_grad_(), "mse")  # fmt: skip
+        xm.requires_grad_(), "mse"
+    )
     xm = xm.detach()
     active = torch.ones(3, dtype=torch.bool)
     grad_buffer = optimizers[True].flat[1].data_ptr()
@@ -158,10 +167,11 @@ def test_the_direct_step_equals_losses_and_backward(kernel, arch, nonlinearity, 
         if step == 3:
             xm[1, 0, 0, 0] = float("nan")
         losses = {
-            direct: train_step(models[direct], optimizers[direct], xm, target, "mse", active,
-                               grad_clip, direct)
+            direct: train_step(
+                models[direct], optimizers[direct], xm, target, "mse", active, grad_clip, direct
+            )
             for direct in (True, False)
-        }  # fmt: skip
+        }
         # in place: Adam never had to lay its buffers out again
         assert optimizers[True].flat[1].data_ptr() == grad_buffer
         kept = [0, 1, 2] if step < 3 else [0, 2]

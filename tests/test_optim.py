@@ -63,8 +63,13 @@ def test_a_training_step_leaves_dynamo_unimported():
         "(p - 1).pow(2).sum().backward(); opt.step(); opt.zero_grad()\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": str(ROOT / "scripts")}).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "scripts")},
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -78,11 +83,18 @@ def test_adam_steps_on_the_flat_buffers_in_training(monkeypatch):
     so only a count shows it)."""
     calls = []
     update_all = Adam.update_all
-    monkeypatch.setattr(Adam, "update_all", lambda self, ps, *a: calls.append(len(ps)) or
-                        update_all(self, ps, *a))  # fmt: skip
+    monkeypatch.setattr(
+        Adam, "update_all", lambda self, ps, *a: calls.append(len(ps)) or update_all(self, ps, *a)
+    )
     settings = TrainSettings(epochs=3, batch_size=8, eval_every=1, log_every=1)
-    train_cell(_lstm_cell_data(), [0, 1], "lstm", {"hidden_size": 4, "num_layers": 1}, settings,
-               log=lambda line: None)  # fmt: skip
+    train_cell(
+        _lstm_cell_data(),
+        [0, 1],
+        "lstm",
+        {"hidden_size": 4, "num_layers": 1},
+        settings,
+        log=lambda line: None,
+    )
     assert calls == [1] * (3 * 4)  # one tensor a step; 3 epochs of 32 / 8 batches
 
 

@@ -37,18 +37,28 @@ def _run(variant, task, arch, seq_len, seed, rng):
     weights = task != "chars" and not diverged
     scale = 2 if variant == "wide" else 1
     return dict(
-        variant=variant, task=task, arch=arch, seq_len=seq_len, seed=seed,
-        hidden_size=HIDDEN[arch] * scale, n_params=HIDDEN[arch] ** 2 * scale * 4,
-        normalised_test_loss=ratio, solved=solved, diverged=diverged,
+        variant=variant,
+        task=task,
+        arch=arch,
+        seq_len=seq_len,
+        seed=seed,
+        hidden_size=HIDDEN[arch] * scale,
+        n_params=HIDDEN[arch] ** 2 * scale * 4,
+        normalised_test_loss=ratio,
+        solved=solved,
+        diverged=diverged,
         outcome="diverged" if diverged else "solved" if solved else "last_only",
-        final_train_loss=ratio, final_test_loss=ratio, baseline_loss=1.0, null_loss=2.0,
+        final_train_loss=ratio,
+        final_test_loss=ratio,
+        baseline_loss=1.0,
+        null_loss=2.0,
         coef_remembered=(0.95 if solved else 0.05) + 0.01 * seed if weights else np.nan,
         coef_recent=1.0 - 0.01 * seed if weights else np.nan,
         coef_first=7.0 if weights else np.nan,  # a value no other column has
         fit_r2=0.9 if weights else np.nan,
         test_accuracy=0.5 + 0.05 * solved if task == "chars" else np.nan,
         task_params=json.dumps({"lag": 5} if task == "recent_plus_last" else {}),
-    )  # fmt: skip
+    )
 
 
 def _per_run(runs, rng, task):
@@ -64,9 +74,18 @@ def _per_run(runs, rng, task):
         pace = {"rnn": 1.5, "gru": 1.0, "lstm": 0.7}[run["arch"]]  # the archs' lines apart
         for phase, rate in (("init", 0.2 * pace), ("trained", (0.01 if solved else 0.3) * pace)):
             decay = np.exp(-rate * distance) if np.isfinite(ratio) else np.full(seq_len, np.nan)
-            grads.append(pd.DataFrame(dict(key, phase=phase, step=np.arange(seq_len),
-                                           distance=distance, grad_h_norm=0.5 * decay,
-                                           grad_x_norm=0.2 * decay)))  # fmt: skip
+            grads.append(
+                pd.DataFrame(
+                    dict(
+                        key,
+                        phase=phase,
+                        step=np.arange(seq_len),
+                        distance=distance,
+                        grad_h_norm=0.5 * decay,
+                        grad_x_norm=0.2 * decay,
+                    )
+                )
+            )
         for factor in (0.5, 1.0, 2.0):
             loss = ratio * (1 if factor == 1 else 1.5)
             row = dict(factor=factor, eval_len=round(factor * seq_len), test_loss=loss)
@@ -85,9 +104,11 @@ def _per_run(runs, rng, task):
             pd.DataFrame(dict(key, **columns, target=target.ravel(), predicted=predicted.ravel()))
         )
     return dict(
-        history=pd.DataFrame(history), gradients=pd.concat(grads, ignore_index=True),
-        lengths=pd.DataFrame(lengths), predictions=pd.concat(samples, ignore_index=True),
-    )  # fmt: skip
+        history=pd.DataFrame(history),
+        gradients=pd.concat(grads, ignore_index=True),
+        lengths=pd.DataFrame(lengths),
+        predictions=pd.concat(samples, ignore_index=True),
+    )
 
 
 def _horizon(runs):
@@ -95,35 +116,71 @@ def _horizon(runs):
     for (variant, task, arch), group in runs.groupby(["variant", "task", "arch"]):
         t50, low, high, slope, censored = HORIZONS[arch]
         shift = 1.5 if variant == "wide" else 1.0  # the wide variant remembers further back
-        rows.append(dict(variant=variant, task=task, arch=arch, t50=t50 * shift,
-                         t50_low=low * shift, t50_high=high * shift, slope=slope,
-                         n_runs=len(group), n_solved=int(group["solved"].sum()),
-                         censored=censored))  # fmt: skip
+        rows.append(
+            dict(
+                variant=variant,
+                task=task,
+                arch=arch,
+                t50=t50 * shift,
+                t50_low=low * shift,
+                t50_high=high * shift,
+                slope=slope,
+                n_runs=len(group),
+                n_solved=int(group["solved"].sum()),
+                censored=censored,
+            )
+        )
     return pd.DataFrame(rows)
 
 
 def _critical_length(runs):
     # rnn: below the shortest length; gru: lower bound 0 (below the shortest); lstm: above
-    values = {"rnn": (np.nan, np.nan, np.nan, "below"), "gru": (50, 0, 200, ""),
-              "lstm": (200, 50, 200, "above")}  # fmt: skip
-    return pd.DataFrame([
-        dict(variant=v, task=t, arch=a, critical_length=values[a][0], ci_low=values[a][1],
-             ci_high=values[a][2], n_seeds=len(SEEDS), shortest=min(LENGTHS),
-             longest=max(LENGTHS), censored=values[a][3])
-        for v, t, a in runs[["variant", "task", "arch"]].drop_duplicates().itertuples(index=False)
-    ])  # fmt: skip
+    values = {
+        "rnn": (np.nan, np.nan, np.nan, "below"),
+        "gru": (50, 0, 200, ""),
+        "lstm": (200, 50, 200, "above"),
+    }
+    return pd.DataFrame(
+        [
+            dict(
+                variant=v,
+                task=t,
+                arch=a,
+                critical_length=values[a][0],
+                ci_low=values[a][1],
+                ci_high=values[a][2],
+                n_seeds=len(SEEDS),
+                shortest=min(LENGTHS),
+                longest=max(LENGTHS),
+                censored=values[a][3],
+            )
+            for v, t, a in runs[["variant", "task", "arch"]]
+            .drop_duplicates()
+            .itertuples(index=False)
+        ]
+    )
 
 
 def make_tables(task="first_plus_last", variants=("base",)):
     """A consistent set of every table for one task: 3 archs, 4 lengths, 5 seeds, one diverged
     run, NaN coefficients for chars and for the diverged run, censored horizons."""
     rng = np.random.default_rng(0)
-    runs = pd.DataFrame([
-        _run(v, task, a, t, s, rng)
-        for v in variants for a in ARCHS for t in LENGTHS for s in SEEDS
-    ])  # fmt: skip
-    return dict(runs=runs, summary=summary_table(runs), horizon=_horizon(runs),
-                critical_length=_critical_length(runs), **_per_run(runs, rng, task))  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            _run(v, task, a, t, s, rng)
+            for v in variants
+            for a in ARCHS
+            for t in LENGTHS
+            for s in SEEDS
+        ]
+    )
+    return dict(
+        runs=runs,
+        summary=summary_table(runs),
+        horizon=_horizon(runs),
+        critical_length=_critical_length(runs),
+        **_per_run(runs, rng, task),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +195,12 @@ def _draw(name, tables):
 
 
 def _lines(fig, prefix):
-    return {line.get_gid(): line for ax in fig.axes for line in ax.get_lines()
-            if (line.get_gid() or "").startswith(prefix)}  # fmt: skip
+    return {
+        line.get_gid(): line
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if (line.get_gid() or "").startswith(prefix)
+    }
 
 
 def test_every_registered_figure_has_its_function():

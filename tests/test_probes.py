@@ -65,8 +65,9 @@ def test_gradient_norms_equal_the_closed_form_of_a_linear_rnn():
 def test_gradient_probe_leaves_the_model_alone_and_sees_below_float32():
     """The probe runs in float64 on a copy: no parameter or .grad changes, and a tanh RNN's
     gradient 300 steps back is far below float32's smallest normal number yet not zero."""
-    model = StackedRecurrentNet.from_seeds([0], "rnn", hidden_size=10, input_size=1, num_layers=1,
-                                           output_size=1)  # fmt: skip
+    model = StackedRecurrentNet.from_seeds(
+        [0], "rnn", hidden_size=10, input_size=1, num_layers=1, output_size=1
+    )
     before = [p.detach().clone() for p in model.parameters()]
     data = [make_dataset("first_plus_last", 300, 0, 8, 8)]
     x, y = stack_data(data, "test", "cpu", torch.float32)
@@ -78,8 +79,9 @@ def test_gradient_probe_leaves_the_model_alone_and_sees_below_float32():
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_last_stepwise_output_is_the_network_output(arch):
-    model = StackedRecurrentNet.from_seeds([0, 1], arch, hidden_size=5, input_size=3,
-                                           num_layers=2, output_size=4).double()  # fmt: skip
+    model = StackedRecurrentNet.from_seeds(
+        [0, 1], arch, hidden_size=5, input_size=3, num_layers=2, output_size=4
+    ).double()
     x = torch.randn(2, 3, 7, 6, dtype=torch.float64)
     steps = stepwise_outputs(model, x)  # (K, N, T, O)
     assert steps.shape == (2, 6, 7, 4)
@@ -90,8 +92,14 @@ def test_the_last_stepwise_output_is_the_network_output(arch):
 
 def test_char_predictions_target_the_next_character_at_every_step():
     data = [make_dataset("chars", 6, 0, 16, 8)]
-    model = StackedRecurrentNet.from_seeds([0], "gru", hidden_size=4, input_size=data[0][
-        "x_train"].shape[2], num_layers=1, output_size=data[0]["n_classes"])  # fmt: skip
+    model = StackedRecurrentNet.from_seeds(
+        [0],
+        "gru",
+        hidden_size=4,
+        input_size=data[0]["x_train"].shape[2],
+        num_layers=1,
+        output_size=data[0]["n_classes"],
+    )
     x, y = stack_data(data, "test", "cpu", torch.float32)
     (frame,) = prediction_samples(model, x, y, "cross_entropy", n_samples=5)
     assert len(frame) == 5 * 6
@@ -105,16 +113,18 @@ def test_char_predictions_target_the_next_character_at_every_step():
 
 def test_regression_predictions_are_the_final_outputs():
     data = [make_dataset("trajectory", 5, s, 16, 12) for s in (0, 1)]
-    model = StackedRecurrentNet.from_seeds([0, 1], "lstm", hidden_size=4, input_size=2,
-                                           num_layers=1, output_size=2)  # fmt: skip
+    model = StackedRecurrentNet.from_seeds(
+        [0, 1], "lstm", hidden_size=4, input_size=2, num_layers=1, output_size=2
+    )
     x, y = stack_data(data, "test", "cpu", torch.float32)
     frames = prediction_samples(model, x, y, "mse", n_samples=10)
     out = model(x).detach().numpy()
     for k, frame in enumerate(frames):
         assert len(frame) == 10 * 2 and (frame["step"] == 4).all()
         # 10 samples vs the full batch: float32 kernels may round the last bit differently
-        np.testing.assert_allclose(frame["predicted"].to_numpy().reshape(10, 2), out[k, :10],
-                                   rtol=1e-6, atol=1e-7)  # fmt: skip
+        np.testing.assert_allclose(
+            frame["predicted"].to_numpy().reshape(10, 2), out[k, :10], rtol=1e-6, atol=1e-7
+        )
         np.testing.assert_array_equal(frame["target"].to_numpy().reshape(10, 2), y[k, :10])
 
 
@@ -123,8 +133,14 @@ def test_length_generalisation_at_factor_one_is_the_test_loss():
     skipped (recent_plus_last needs T >= 5, half of 6 is 3); 2 T tests on 12 steps."""
     seeds, data = [0, 1], {"n_train": 32, "n_test": 16}
     datasets = [make_dataset("recent_plus_last", 6, s, **data) for s in seeds]
-    result = train_cell(datasets, seeds, "gru", {"hidden_size": 4, "num_layers": 1},
-                        TrainSettings(epochs=5), log=lambda line: None)  # fmt: skip
+    result = train_cell(
+        datasets,
+        seeds,
+        "gru",
+        {"hidden_size": 4, "num_layers": 1},
+        TrainSettings(epochs=5),
+        log=lambda line: None,
+    )
     rows = length_generalisation(result.model, "recent_plus_last", 6, seeds, [0.5, 2], data)
     assert sorted({r["eval_len"] for r in rows}) == [6, 12]
     for row in rows:
@@ -143,8 +159,14 @@ def test_the_trained_length_keeps_its_row_when_another_factor_rounds_to_it():
     be factor 1's (it was 0.75's, and factor 1 was missing)."""
     seeds, data = [0], {"n_train": 8, "n_test": 8}
     datasets = [make_dataset("first_plus_last", 2, 0, **data)]
-    result = train_cell(datasets, seeds, "rnn", {"hidden_size": 3, "num_layers": 1},
-                        TrainSettings(epochs=1), log=lambda line: None)  # fmt: skip
+    result = train_cell(
+        datasets,
+        seeds,
+        "rnn",
+        {"hidden_size": 3, "num_layers": 1},
+        TrainSettings(epochs=1),
+        log=lambda line: None,
+    )
     rows = length_generalisation(result.model, "first_plus_last", 2, seeds, [0.75, 2], data)
     assert {(r["factor"], r["eval_len"]) for r in rows} == {(1.0, 2), (2.0, 4)}
 
@@ -153,8 +175,9 @@ def test_the_lstm_state_gradient_includes_the_cell_path():
     """An LSTM with W_hh = 0 and its forget gate held open (bias 20) carries x[0] to the end
     through the cell state only: dL/dh_0 is exactly 0, yet the error signal reaches step 0
     through c undiminished. The probe's state gradient is that of (h_t, c_t)."""
-    model = StackedRecurrentNet.from_seeds([0], "lstm", hidden_size=4, input_size=1,
-                                           num_layers=1, output_size=1).double()  # fmt: skip
+    model = StackedRecurrentNet.from_seeds(
+        [0], "lstm", hidden_size=4, input_size=1, num_layers=1, output_size=1
+    ).double()
     with torch.no_grad():
         model.weight_hh_l0.zero_()
         model.bias_ih_l0[:, 4:8] = 20.0  # forget gate: sigmoid(20) = 1 - 2e-9

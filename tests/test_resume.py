@@ -23,9 +23,12 @@ pytestmark = pytest.mark.slow
 def study(workdir):
     """`make study` (the README command) on the tiny config, in its own process group."""
     cmd = [
-        "make", "study", f"VENV={ROOT / '.venv'}", "CORES=2",
+        "make",
+        "study",
+        f"VENV={ROOT / '.venv'}",
+        "CORES=2",
         "ARGS=--configfile tests/tiny.yaml",
-    ]  # fmt: skip
+    ]
     log = open(workdir / "make.log", "a")
     # make starts with Ctrl-C's default action, as from a terminal: a test run started in the
     # background by a shell inherits an ignored SIGINT (POSIX), and the study's Python would
@@ -117,8 +120,11 @@ def test_a_dry_run_shows_the_plan_and_builds_no_report(tmp_path):
     copy_project(tmp_path)
     proc = subprocess.run(
         [sys.executable, "scripts/study.py", "-n", "--configfile", "tests/tiny.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "train_cell" in proc.stdout  # the plan's job table
     assert not (tmp_path / TINY).exists()

@@ -65,9 +65,16 @@ def test_tiny_study_on_slurm_equals_a_local_run(cluster, tmp_path, tiny_study):
     a SLURM job, and the same runs as the local tiny study's rows of that task."""
     slurm_dir = copy_project(tmp_path / "slurm")
     proc = snakemake(
-        slurm_dir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml",
-        *FAST_POLLING, "--config", "tasks=[first_plus_last]", env=cluster,
-    )  # fmt: skip
+        slurm_dir,
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "tests/tiny.yaml",
+        *FAST_POLLING,
+        "--config",
+        "tasks=[first_plus_last]",
+        env=cluster,
+    )
     # every train job went through SLURM: one submission with its SLURM job id per cell
     submitted = re.findall(
         r"has been submitted with SLURM jobid (\d+) \(log: \S+/rule_train_cell/(\w+)/",
@@ -91,11 +98,22 @@ def test_failing_train_job_is_retried_and_reported_with_its_log(cluster, tmp_pat
         pytest.skip("this node has CUDA, so the job would not fail")
     workdir = copy_project(tmp_path)
     proc = snakemake(
-        workdir, "--profile", "profiles/slurm", "--configfile", "tests/tiny.yaml", *FAST_POLLING,
+        workdir,
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "tests/tiny.yaml",
+        *FAST_POLLING,
         "--config",
-        "device=cuda", "tasks=[first_plus_last]", "archs=[rnn]", "seq_lens=[5]", "--retries", "1",
-        env=cluster, check=False,
-    )  # fmt: skip
+        "device=cuda",
+        "tasks=[first_plus_last]",
+        "archs=[rnn]",
+        "seq_lens=[5]",
+        "--retries",
+        "1",
+        env=cluster,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     attempts = re.findall(r"submitted with SLURM jobid \d+ \(log: \S+/rule_train_cell/", output)

@@ -23,8 +23,14 @@ def test_two_studies_in_one_checkout_leave_each_other_alone(tiny_study, tmp_path
     workdir = copy_study(tiny_study, tmp_path / "two")
     before = fingerprints(workdir / TINY)
     other = "results/other"
-    tiny(workdir, "--config", f"results_dir={other}", "seeds=[3]", "archs=[rnn]",
-         "tasks=[first_plus_last]")  # fmt: skip
+    tiny(
+        workdir,
+        "--config",
+        f"results_dir={other}",
+        "seeds=[3]",
+        "archs=[rnn]",
+        "tasks=[first_plus_last]",
+    )
     assert fingerprints(workdir / TINY) == before  # the first study's files untouched
     assert sorted(p.name for p in (workdir / other / "runs/base/first_plus_last").iterdir()) == [
         "rnn"
@@ -32,8 +38,10 @@ def test_two_studies_in_one_checkout_leave_each_other_alone(tiny_study, tmp_path
     assert (workdir / other / "tables/runs.csv").exists()
     assert (workdir / other / "report/headline.rst").exists()
     # both are complete: neither plans any work
-    for args in ([], ["--config", f"results_dir={other}", "seeds=[3]", "archs=[rnn]",
-                      "tasks=[first_plus_last]"]):  # fmt: skip
+    for args in (
+        [],
+        ["--config", f"results_dir={other}", "seeds=[3]", "archs=[rnn]", "tasks=[first_plus_last]"],
+    ):
         out = tiny(workdir, "-n", *args)
         assert "Nothing to be done" in out.stdout + out.stderr
 
@@ -62,8 +70,9 @@ def test_a_new_probe_retrains_nothing(tiny_study, tmp_path):
 
 def test_a_new_figure_retrains_and_reprobes_nothing(tiny_study, tmp_path):
     workdir = copy_study(tiny_study, tmp_path / "figure")
-    add_to_registry(workdir, "FIGURES = {\n", 'FIGURES = {\n    "extra": Figure("x", ("runs",)),\n',
-                    "figures")  # fmt: skip
+    add_to_registry(
+        workdir, "FIGURES = {\n", 'FIGURES = {\n    "extra": Figure("x", ("runs",)),\n', "figures"
+    )
     counts = job_counts(tiny(workdir, "-n").stdout)
     assert set(counts) == {"plot_figures", "headline", "all", "total"}
 
@@ -72,6 +81,7 @@ def test_the_workflow_runs_from_another_directory(tiny_study, tmp_path):
     """snakemake -s <checkout>/Snakefile -d <elsewhere>: the project's config.yaml is found."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    out = snakemake(tiny_study, "-s", "Snakefile", "-d", str(elsewhere), "-n",
-                    "--config", "results_dir=study")  # fmt: skip
+    out = snakemake(
+        tiny_study, "-s", "Snakefile", "-d", str(elsewhere), "-n", "--config", "results_dir=study"
+    )
     assert "train_cell" in job_counts(out.stdout)

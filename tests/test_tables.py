@@ -44,10 +44,20 @@ def test_bootstrap_interval():
 
 def run(arch, seq_len, seed, loss, solved, diverged=False):
     return dict(
-        variant="base", task="first_plus_last", arch=arch, seq_len=seq_len, seed=seed,
-        hidden_size=10, normalised_test_loss=loss, solved=solved, diverged=diverged,
-        baseline_loss=1.0, null_loss=2.0, task_params={}, time_cell_seconds=1.0,
-    )  # fmt: skip
+        variant="base",
+        task="first_plus_last",
+        arch=arch,
+        seq_len=seq_len,
+        seed=seed,
+        hidden_size=10,
+        normalised_test_loss=loss,
+        solved=solved,
+        diverged=diverged,
+        baseline_loss=1.0,
+        null_loss=2.0,
+        task_params={},
+        time_cell_seconds=1.0,
+    )
 
 
 def test_runs_table_puts_parameters_first_and_sorts():
@@ -94,9 +104,15 @@ def test_outcome_labels_from_what_the_answer_depends_on():
     }
     ratio, train, remembered, recent, diverged = zip(*rows.values(), strict=True)
     runs = pd.DataFrame(
-        dict(normalised_test_loss=ratio, final_train_loss=train, baseline_loss=1.0,
-             coef_remembered=remembered, coef_recent=recent, diverged=diverged)
-    )  # fmt: skip
+        dict(
+            normalised_test_loss=ratio,
+            final_train_loss=train,
+            baseline_loss=1.0,
+            coef_remembered=remembered,
+            coef_recent=recent,
+            diverged=diverged,
+        )
+    )
     assert list(classify_outcomes(runs, solved_below=0.1)) == list(rows)
     # bounds from the config: a looser last_only band takes the 'other' run
     loose = classify_outcomes(runs, solved_below=0.1, remembered_below=0.35, recent_within=0.7)

@@ -18,8 +18,17 @@ def cell(task, seeds, seq_len=6, n_train=64, n_test=32):
 
 def train(datasets, seeds, arch, dtype=torch.float32, backend="bptt", device="cpu", **settings):
     settings = TrainSettings(**{"epochs": 30, "eval_every": 10, **settings})
-    return train_cell(datasets, seeds, arch, MODEL, settings, device=device, dtype=dtype,
-                      log=lambda line: None, backend=backend)  # fmt: skip
+    return train_cell(
+        datasets,
+        seeds,
+        arch,
+        MODEL,
+        settings,
+        device=device,
+        dtype=dtype,
+        log=lambda line: None,
+        backend=backend,
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -29,8 +38,12 @@ def test_cuda_trains_like_the_cpu_in_float64(arch, batch_size):
     """The CUDA path (auto: torch's ops there) against the CPU (auto: the fused kernel where
     it builds), 30 epochs of Adam in float64: the same learning curves up to rounding."""
     datasets = cell("first_plus_last", [0, 1, 2], seq_len=12)
-    runs = {device: train(datasets, [0, 1, 2], arch, torch.float64, "auto", device,
-                          batch_size=batch_size) for device in ("cpu", "cuda")}  # fmt: skip
+    runs = {
+        device: train(
+            datasets, [0, 1, 2], arch, torch.float64, "auto", device, batch_size=batch_size
+        )
+        for device in ("cpu", "cuda")
+    }
     assert runs["cuda"].backend == "bptt"
     for a, b in zip(runs["cpu"].history, runs["cuda"].history, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9)
@@ -109,8 +122,9 @@ def test_a_diverged_seed_is_masked_alike_by_the_fused_trainer(kernel, monkeypatc
     from rnnmemory.training.models import StackedRecurrentNet
 
     direct_steps, mse_gradients = [], StackedRecurrentNet.mse_gradients
-    monkeypatch.setattr(StackedRecurrentNet, "mse_gradients",
-                        lambda *a: direct_steps.append(1) or mse_gradients(*a))  # fmt: skip
+    monkeypatch.setattr(
+        StackedRecurrentNet, "mse_gradients", lambda *a: direct_steps.append(1) or mse_gradients(*a)
+    )
     runs = {b: train(datasets, [0, 1], "rnn", lr=0.01, backend=b) for b in ("bptt", "fused")}
     assert runs["fused"].backend == "fused" and len(direct_steps) == 30  # every epoch's step
     for run in runs.values():

@@ -48,8 +48,7 @@ def test_tiny_study_tables(tiny_study):
     assert runs["code_hash"].str.fullmatch(r"[0-9a-f]{12}").all()
     assert (runs["job_peak_rss_mib"] > 100).all() and (runs["job_cpu_seconds"] > 0).all()
     assert (runs["normalised_test_loss"] == runs["final_test_loss"] / runs["baseline_loss"]).all()
-    pd.testing.assert_frame_equal(runs, pd.read_parquet(tables / "runs.parquet"),
-                                  check_dtype=False)  # fmt: skip
+    pd.testing.assert_frame_equal(runs, pd.read_parquet(tables / "runs.parquet"), check_dtype=False)
     for name in TABLES:
         assert (tables / f"{name}.csv").exists() and (tables / f"{name}.parquet").exists()
 
@@ -104,8 +103,14 @@ def test_tiny_study_figures_and_report(tiny_study):
             assert "<svg" in png.with_suffix(".svg").read_text()[:2000]
     tiny(tiny_study, "--report", f"{TINY}/report.html")
     report = (tiny_study / TINY / "report.html").read_text()
-    for needle in ["memory_curve", "heatmap", "summary.html", "What the tables say",
-                   "data:image/png;base64", "01 memory horizon T50"]:  # fmt: skip
+    for needle in [
+        "memory_curve",
+        "heatmap",
+        "summary.html",
+        "What the tables say",
+        "data:image/png;base64",
+        "01 memory horizon T50",
+    ]:
         assert needle in report
 
 
@@ -129,8 +134,15 @@ def test_variants_run_side_by_side(tiny_study, tmp_path):
         f"{TINY}/figures/variants/variants-first_plus_last.png",
         f"{TINY}/report/headline.rst",
     ]  # and what they need; not every variant's figures
-    tiny(workdir, "--config", "tasks=[first_plus_last]", "archs=[rnn, gru]", "seq_lens=[5]",
-         f"variants={variants}", targets=checked)  # fmt: skip
+    tiny(
+        workdir,
+        "--config",
+        "tasks=[first_plus_last]",
+        "archs=[rnn, gru]",
+        "seq_lens=[5]",
+        f"variants={variants}",
+        targets=checked,
+    )
     runs = runs_without_timing(workdir)
     assert list(runs.columns[:2]) == ["variant", "task"] and len(runs) == 3 * 2 * 2
     cells = runs.groupby(["variant", "arch"])[["hidden_size", "n_params"]].first()
@@ -139,12 +151,16 @@ def test_variants_run_side_by_side(tiny_study, tmp_path):
     assert cells.loc[("base", "rnn")].tolist() == [10, 141]
     base = runs[(runs["variant"] == "base") & (runs["arch"] == "rnn")].reset_index(drop=True)
     reference = runs_without_timing(tiny_study)
-    reference = reference[(reference["arch"] == "rnn") & (reference["seq_len"] == 5)
-                          & (reference["task"] == "first_plus_last")]  # fmt: skip
+    reference = reference[
+        (reference["arch"] == "rnn")
+        & (reference["seq_len"] == 5)
+        & (reference["task"] == "first_plus_last")
+    ]
     pd.testing.assert_frame_equal(
-        base, reference.reset_index(drop=True),
+        base,
+        reference.reset_index(drop=True),
         check_dtype=False,  # match_params: strings in this table, all empty in the tiny one
-    )  # fmt: skip
+    )
     horizon = pd.read_csv(workdir / TINY / "tables/horizon.csv")
     assert set(horizon["variant"]) == {"base", "equal_params", "fb1"}
     png = workdir / TINY / "figures/variants/variants-first_plus_last.png"
@@ -172,10 +188,18 @@ def test_another_figure_format_is_one_word_in_the_registry(tmp_path):
     plot job write every figure as PDF too (one task's figures drawn, from a 1-seed study)."""
     workdir = copy_project(tmp_path)
     registry = workdir / "scripts/rnnmemory/core/figures.py"
-    text = registry.read_text().replace('FIGURE_FORMATS = ("png", "svg")',
-                                        'FIGURE_FORMATS = ("png", "svg", "pdf")')  # fmt: skip
+    text = registry.read_text().replace(
+        'FIGURE_FORMATS = ("png", "svg")', 'FIGURE_FORMATS = ("png", "svg", "pdf")'
+    )
     registry.write_text(text)
     pdf = f"{TINY}/figures/base/first_plus_last/horizon-first_plus_last-base.pdf"
-    tiny(workdir, "--config", "seeds=[0]", "archs=[rnn]", "seq_lens=[5]",
-         "tasks=[first_plus_last]", targets=[pdf])  # fmt: skip
+    tiny(
+        workdir,
+        "--config",
+        "seeds=[0]",
+        "archs=[rnn]",
+        "seq_lens=[5]",
+        "tasks=[first_plus_last]",
+        targets=[pdf],
+    )
     assert (workdir / pdf).read_bytes()[:5] == b"%PDF-"

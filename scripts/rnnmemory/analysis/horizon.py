@@ -47,8 +47,20 @@ SLOPES = -np.concatenate([[0.0], np.geomspace(0.02, MAX_SLOPE, 96)])
 LAPSES = np.array([0.0, 0.025, 0.05, 0.1, 0.15])  # runs that fail whatever T is
 GROUP = ["variant", "task", "arch"]
 NOTES = ("all_solved", "none_solved", "separated", "flat", "slope_cap")
-COLUMNS = [*GROUP, "t50", "t50_low", "t50_high", "slope", "lapse", "fit_note", "n_runs",
-           "n_solved", "censored", "shortest", "longest"]  # fmt: skip
+COLUMNS = [
+    *GROUP,
+    "t50",
+    "t50_low",
+    "t50_high",
+    "slope",
+    "lapse",
+    "fit_note",
+    "n_runs",
+    "n_solved",
+    "censored",
+    "shortest",
+    "longest",
+]
 
 
 def centre_grid(lengths, n_grid=481) -> np.ndarray:
@@ -66,14 +78,17 @@ def _terms(lengths, trials, centres) -> tuple[np.ndarray, np.ndarray]:
     log_t = np.log(np.asarray(lengths, dtype=float))
     trials = np.asarray(trials, dtype=float)
     shift = np.log(0.5 / (0.5 - LAPSES))  # d(lam): P(t50) = 1/2
-    z = (SLOPES[None, :, None, None] * (log_t - centres[:, None, None, None])
-         + shift[None, None, :, None])  # (C, S, A, L)  # fmt: skip
+    z = (
+        SLOPES[None, :, None, None] * (log_t - centres[:, None, None, None])
+        + shift[None, None, :, None]
+    )  # (C, S, A, L)
     log_sig = -(np.maximum(-z, 0.0) + np.log1p(np.exp(-np.abs(z))))  # log sigmoid(z), stable
     log_keep = np.log1p(-LAPSES)[None, None, :, None]
     log_p = log_keep + log_sig  # log P(solved)
     # log(1 - (1 - lam) sigmoid(z)) = log(lam + (1 - lam) sigmoid(-z))
-    log_q = np.logaddexp(np.log(np.maximum(LAPSES, 1e-300))[None, None, :, None],
-                         log_keep + log_sig - z)  # fmt: skip
+    log_q = np.logaddexp(
+        np.log(np.maximum(LAPSES, 1e-300))[None, None, :, None], log_keep + log_sig - z
+    )
     n_fits = z.shape[1] * z.shape[2]
     per_success = (log_p - log_q).reshape(len(centres), n_fits, -1)  # (C, F, L)
     constant = (log_q * trials).sum(axis=3).reshape(len(centres), n_fits)  # (C, F)
@@ -157,8 +172,9 @@ def fit_counts(lengths, trials, successes, n_grid=481) -> dict:
     t50 = np.exp(centres[best])
     shortest, longest = lengths[0], lengths[-1]
     flat |= slope == 0
-    censored = np.where(flat, "", np.where(t50 > longest, "above",
-                                           np.where(t50 < shortest, "below", "")))  # fmt: skip
+    censored = np.where(
+        flat, "", np.where(t50 > longest, "above", np.where(t50 < shortest, "below", ""))
+    )
     # the data end at the lengths studied: an inner bound past them is the slope bound's
     low = np.where(censored == "above", np.minimum(low, longest), low)
     high = np.where(censored == "below", np.maximum(high, shortest), high)
@@ -178,9 +194,14 @@ def fit_counts(lengths, trials, successes, n_grid=481) -> dict:
     high = np.where(all_solved, np.inf, np.where(none_solved, shortest, high))
     no_estimate = (censored != "") | separated | flat
     fits = dict(
-        t50=np.where(no_estimate, np.nan, t50), t50_low=low, t50_high=high, slope=slope,
-        lapse=lapse, fit_note=note, censored=censored,
-    )  # fmt: skip
+        t50=np.where(no_estimate, np.nan, t50),
+        t50_low=low,
+        t50_high=high,
+        slope=slope,
+        lapse=lapse,
+        fit_note=note,
+        censored=censored,
+    )
     return {name: values[study.reshape(-1)] for name, values in fits.items()}
 
 
@@ -200,11 +221,18 @@ def fit_horizon(seq_lens, solved, n_grid=481) -> dict:
     lengths, trials, successes = counts(seq_lens, solved)
     fit = {k: v[0] for k, v in fit_counts(lengths, trials, successes, n_grid).items()}
     return dict(
-        t50=float(fit["t50"]), t50_low=float(fit["t50_low"]), t50_high=float(fit["t50_high"]),
-        slope=float(fit["slope"]), lapse=float(fit["lapse"]), fit_note=str(fit["fit_note"]),
-        n_runs=int(trials.sum()), n_solved=int(successes.sum()), censored=str(fit["censored"]),
-        shortest=float(lengths[0]), longest=float(lengths[-1]),
-    )  # fmt: skip
+        t50=float(fit["t50"]),
+        t50_low=float(fit["t50_low"]),
+        t50_high=float(fit["t50_high"]),
+        slope=float(fit["slope"]),
+        lapse=float(fit["lapse"]),
+        fit_note=str(fit["fit_note"]),
+        n_runs=int(trials.sum()),
+        n_solved=int(successes.sum()),
+        censored=str(fit["censored"]),
+        shortest=float(lengths[0]),
+        longest=float(lengths[-1]),
+    )
 
 
 def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:

@@ -62,8 +62,9 @@ def seed_effect(runs: pd.DataFrame) -> dict:
     bounds = [(log_t.min() - 5, log_t.max() + 5), (-40.0, 0.0)]
     profile = []
     for sd in SEED_SDS:  # each fit starts from the previous sd's: the profile is smooth
-        fit = optimize.minimize(_seed_loglik, start, args=(sd, log_t, solved),
-                                method="L-BFGS-B", bounds=bounds)  # fmt: skip
+        fit = optimize.minimize(
+            _seed_loglik, start, args=(sd, log_t, solved), method="L-BFGS-B", bounds=bounds
+        )
         start = fit.x
         profile.append(-fit.fun)
     profile = np.array(profile)
@@ -74,15 +75,18 @@ def seed_effect(runs: pd.DataFrame) -> dict:
     # steeper slope and a larger sd trade off without end)
     best = profile.argmax()
     estimate = np.nan if best == end or profile[best] - profile[end] < 1e-6 else SEED_SDS[best]
-    return dict(seed_sd=float(estimate), seed_sd_low=float(SEED_SDS[inside[0]]),
-                seed_sd_high=float(high))  # fmt: skip
+    return dict(
+        seed_sd=float(estimate), seed_sd_low=float(SEED_SDS[inside[0]]), seed_sd_high=float(high)
+    )
 
 
 def seed_effect_table(runs: pd.DataFrame) -> pd.DataFrame:
     """seed_sd, seed_sd_low, seed_sd_high per (variant, task, arch)."""
     keys = ["variant", "task", "arch"]
-    rows = [dict(zip(keys, key, strict=True), **seed_effect(group))
-            for key, group in runs.groupby(keys, sort=True)]  # fmt: skip
+    rows = [
+        dict(zip(keys, key, strict=True), **seed_effect(group))
+        for key, group in runs.groupby(keys, sort=True)
+    ]
     return pd.DataFrame(rows, columns=[*keys, "seed_sd", "seed_sd_low", "seed_sd_high"])
 
 
@@ -179,8 +183,20 @@ def slope_text(slope, low, high) -> str:
     return f"{point} [{ends[0]}, {ends[1]}]"
 
 
-COMPARISON_COLUMNS = ["task", "arch", "variant", "pairs", "gained", "lost", "p", "p_holm",
-                      "ratio", "ratio_low", "ratio_high", "verdict"]  # fmt: skip
+COMPARISON_COLUMNS = [
+    "task",
+    "arch",
+    "variant",
+    "pairs",
+    "gained",
+    "lost",
+    "p",
+    "p_holm",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "verdict",
+]
 
 
 def paired_comparisons(runs: pd.DataFrame, pairs=None) -> pd.DataFrame:
@@ -194,17 +210,30 @@ def paired_comparisons(runs: pd.DataFrame, pairs=None) -> pd.DataFrame:
         for variant, reference in wanted:
             if variant not in arms or reference not in arms:
                 continue
-            joined = arms[reference].merge(arms[variant], on=["seq_len", "seed"],
-                                           suffixes=("_ref", "_var"))  # fmt: skip
+            joined = arms[reference].merge(
+                arms[variant], on=["seq_len", "seed"], suffixes=("_ref", "_var")
+            )
             ref_solved = joined["solved_ref"].fillna(False).astype(bool).to_numpy()
             var_solved = joined["solved_var"].fillna(False).astype(bool).to_numpy()
             gained, lost, p = mcnemar(ref_solved, var_solved)
             est, low, high = log_ratio(arms[reference], arms[variant])
             if not all(_has_estimate(arms[a]) for a in (reference, variant)):
                 est = np.nan  # an arm without a T50 estimate gives no ratio estimate either
-            rows.append(dict(task=task, arch=arch, variant=variant, reference=reference,
-                             pairs=len(joined), gained=gained, lost=lost, p=p, ratio=np.exp(est),
-                             ratio_low=np.exp(low), ratio_high=np.exp(high)))  # fmt: skip
+            rows.append(
+                dict(
+                    task=task,
+                    arch=arch,
+                    variant=variant,
+                    reference=reference,
+                    pairs=len(joined),
+                    gained=gained,
+                    lost=lost,
+                    p=p,
+                    ratio=np.exp(est),
+                    ratio_low=np.exp(low),
+                    ratio_high=np.exp(high),
+                )
+            )
     table = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS[:-1], "reference"])
     # Holm over the tests that can reach p < 0.05 at all (Tarone 1990): with fewer than
     # MIN_DISCORDANT discordant pairs McNemar's smallest p is above it, so such a test can
@@ -230,7 +259,7 @@ def budget_slope(runs: pd.DataFrame, budgets: dict) -> tuple[float, float, float
         total = sum(
             np.interp(
                 centres + slope * np.log(budgets[v]), centres, curve, left=curve[0], right=curve[-1]
-            )  # fmt: skip
+            )
             for v, curve in curves.items()
         )
         joint.append(total.max())
@@ -252,8 +281,18 @@ def budget_convergence(runs: pd.DataFrame, budgets: dict) -> pd.DataFrame:
         est, low, high = log_ratio(arms[second], arms[largest])
         converged = EQUIVALENCE[0] <= np.exp(low) and np.exp(high) <= EQUIVALENCE[1]
         slope = budget_slope(group, budgets)
-        rows.append(dict(task=task, arch=arch, compared=f"{largest} / {second}",
-                         ratio=np.exp(est), ratio_low=np.exp(low), ratio_high=np.exp(high),
-                         converged="yes" if converged else "not shown", slope=slope[0],
-                         slope_low=slope[1], slope_high=slope[2]))  # fmt: skip
+        rows.append(
+            dict(
+                task=task,
+                arch=arch,
+                compared=f"{largest} / {second}",
+                ratio=np.exp(est),
+                ratio_low=np.exp(low),
+                ratio_high=np.exp(high),
+                converged="yes" if converged else "not shown",
+                slope=slope[0],
+                slope_low=slope[1],
+                slope_high=slope[2],
+            )
+        )
     return pd.DataFrame(rows)

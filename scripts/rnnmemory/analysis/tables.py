@@ -13,24 +13,63 @@ from rnnmemory.core.io import atomic_path
 # parameter columns first, then results, then where it ran, then timing (set timing aside
 # to compare two runs of the same config)
 PARAMETER_COLUMNS = [
-    "variant", "task", "arch", "seq_len", "seed", "hidden_size", "num_layers", "match_params",
-    "nonlinearity", "init",
-    "lstm_forget_bias", "n_params",
-    "n_train", "n_test", "epochs", "lr", "optimizer", "batch_size", "grad_clip", "task_params",
-]  # fmt: skip
+    "variant",
+    "task",
+    "arch",
+    "seq_len",
+    "seed",
+    "hidden_size",
+    "num_layers",
+    "match_params",
+    "nonlinearity",
+    "init",
+    "lstm_forget_bias",
+    "n_params",
+    "n_train",
+    "n_test",
+    "epochs",
+    "lr",
+    "optimizer",
+    "batch_size",
+    "grad_clip",
+    "task_params",
+]
 METRIC_COLUMNS = [
-    "final_train_loss", "final_test_loss", "baseline_loss", "null_loss",
-    "normalised_test_loss", "solved", "outcome", "diverged", "diverged_epoch", "train_accuracy",
-    "test_accuracy", "coef_remembered", "coef_recent", "coef_intercept", "fit_r2",
-]  # fmt: skip
+    "final_train_loss",
+    "final_test_loss",
+    "baseline_loss",
+    "null_loss",
+    "normalised_test_loss",
+    "solved",
+    "outcome",
+    "diverged",
+    "diverged_epoch",
+    "train_accuracy",
+    "test_accuracy",
+    "coef_remembered",
+    "coef_recent",
+    "coef_intercept",
+    "fit_r2",
+]
 ENVIRONMENT_COLUMNS = [
-    "code_hash", "device", "backend", "torch_version", "threads", "cpu_count", "flush_denormal",
+    "code_hash",
+    "device",
+    "backend",
+    "torch_version",
+    "threads",
+    "cpu_count",
+    "flush_denormal",
     "malloc_tuned",
-]  # fmt: skip
+]
 # what the run measured of the machine; time_import_torch_seconds: the train job's `import
 # torch` (about 2 s); job_*: the whole job's
-TIMING_COLUMNS = ["time_cell_seconds", "time_seed_seconds", "time_import_torch_seconds",
-                  "job_peak_rss_mib", "job_cpu_seconds"]  # fmt: skip
+TIMING_COLUMNS = [
+    "time_cell_seconds",
+    "time_seed_seconds",
+    "time_import_torch_seconds",
+    "job_peak_rss_mib",
+    "job_cpu_seconds",
+]
 CELL = ["variant", "task", "arch", "seq_len"]
 
 
@@ -147,10 +186,19 @@ def critical_length_table(runs: pd.DataFrame, n_resamples=2000, seed=0) -> pd.Da
         point = _critical(np.nanmean(matrix, axis=0), lengths)
         censored = "below" if np.isnan(point) else ("above" if point == lengths.max() else "")
         rows.append(
-            dict(variant=variant, task=task, arch=arch, critical_length=point, ci_low=low,
-                 ci_high=high, n_seeds=len(matrix), shortest=lengths.min(),
-                 longest=lengths.max(), censored=censored)
-        )  # fmt: skip
+            dict(
+                variant=variant,
+                task=task,
+                arch=arch,
+                critical_length=point,
+                ci_low=low,
+                ci_high=high,
+                n_seeds=len(matrix),
+                shortest=lengths.min(),
+                longest=lengths.max(),
+                censored=censored,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -178,18 +226,26 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         solved_low, solved_high = wilson_ci(solved, n)
         rows.append(
             dict(
-                variant=variant, task=task, arch=arch, seq_len=seq_len, n=n,
+                variant=variant,
+                task=task,
+                arch=arch,
+                seq_len=seq_len,
+                n=n,
                 n_diverged=int(cell["diverged"].astype(bool).sum()),
                 mean=finite.mean() if len(finite) else np.nan,
                 median=np.median(finite) if len(finite) else np.nan,
                 std=finite.std(ddof=1) if len(finite) > 1 else np.nan,
-                ci_low=ci_low, ci_high=ci_high, n_solved=solved, solved_fraction=solved / n,
-                solved_ci_low=solved_low, solved_ci_high=solved_high,
+                ci_low=ci_low,
+                ci_high=ci_high,
+                n_solved=solved,
+                solved_fraction=solved / n,
+                solved_ci_low=solved_low,
+                solved_ci_high=solved_high,
                 baseline_loss=cell["baseline_loss"].iloc[0],
                 null_over_baseline=(cell["null_loss"] / cell["baseline_loss"]).iloc[0],
                 **_outcome_counts(cell),
             )
-        )  # fmt: skip
+        )
     return pd.DataFrame(rows)
 
 

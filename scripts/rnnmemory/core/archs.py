@@ -37,17 +37,43 @@ class Arch:
 
 
 ARCH_RECORDS = {
-    "rnn": Arch("rnn", "matrix", "torch.nn.RNN", 1.0, ("nonlinearity",),
-                ("default", "orthogonal", "identity"), "Elman network, tanh or relu"),
-    "gru": Arch("gru", "matrix", "torch.nn.GRU", 3.0, (), ("default", "orthogonal", "chrono"),
-                "gated recurrent unit (Cho et al. 2014)"),
-    "lstm": Arch("lstm", "matrix", "torch.nn.LSTM", 3.0, ("lstm_forget_bias",),
-                 ("default", "orthogonal", "chrono"),
-                 "long short-term memory (Hochreiter & Schmidhuber 1997)"),
-    "indrnn": Arch("rnn", "diagonal", "rnnmemory.training.reference.IndRNN", 1.0, ("nonlinearity",),
-                   ("default",), "independently recurrent network, h' = act(W x + u * h + b) "
-                   "(Li et al. 2018)"),
-}  # fmt: skip
+    "rnn": Arch(
+        "rnn",
+        "matrix",
+        "torch.nn.RNN",
+        1.0,
+        ("nonlinearity",),
+        ("default", "orthogonal", "identity"),
+        "Elman network, tanh or relu",
+    ),
+    "gru": Arch(
+        "gru",
+        "matrix",
+        "torch.nn.GRU",
+        3.0,
+        (),
+        ("default", "orthogonal", "chrono"),
+        "gated recurrent unit (Cho et al. 2014)",
+    ),
+    "lstm": Arch(
+        "lstm",
+        "matrix",
+        "torch.nn.LSTM",
+        3.0,
+        ("lstm_forget_bias",),
+        ("default", "orthogonal", "chrono"),
+        "long short-term memory (Hochreiter & Schmidhuber 1997)",
+    ),
+    "indrnn": Arch(
+        "rnn",
+        "diagonal",
+        "rnnmemory.training.reference.IndRNN",
+        1.0,
+        ("nonlinearity",),
+        ("default",),
+        "independently recurrent network, h' = act(W x + u * h + b) (Li et al. 2018)",
+    ),
+}
 ARCHS = tuple(ARCH_RECORDS)
 
 
@@ -62,10 +88,11 @@ def param_count(arch, hidden_size, input_size, output_size, num_layers=1) -> int
     weights, O biases."""
     hh = recurrent_columns(arch, hidden_size)
     recurrent = sum(
-        ARCH_RECORDS[arch].gates * hidden_size
+        ARCH_RECORDS[arch].gates
+        * hidden_size
         * ((input_size if layer == 0 else hidden_size) + hh + 2)
         for layer in range(num_layers)
-    )  # fmt: skip
+    )
     return recurrent + output_size * (hidden_size + 1)
 
 

@@ -132,16 +132,21 @@ def _variant_problems(config: dict, schema_path) -> list[str]:
             problems.append(f"variants.{name}.train.threads: set threads in the base config")
         merged = {**config, **variant_config(config, name), "variants": {}}
         own = {
-            f"{section}.{key}" for section in VARIANT_SECTIONS
+            f"{section}.{key}"
+            for section in VARIANT_SECTIONS
             for key in (override.get(section) if isinstance(override.get(section), dict) else {})
-        }  # fmt: skip
+        }
         for problem in schema_problems(merged, schema_path):
             key = problem.split(":")[0]
             unknown_key = key in VARIANT_SECTIONS and "unknown key" in problem
             if unknown_key or ".".join(key.split(".")[:2]) in own:
                 problems.append(f"variants.{name}.{problem}")
-        if own & {"model.match_params", "model.init", "model.nonlinearity",
-                   "model.lstm_forget_bias"}:  # fmt: skip
+        if own & {
+            "model.match_params",
+            "model.init",
+            "model.nonlinearity",
+            "model.lstm_forget_bias",
+        }:
             problems += _model_problems(merged["model"], f"variants.{name}.")
     return problems
 

@@ -28,13 +28,17 @@ class Probe:
 
 
 PROBES = {
-    "weights": Probe("least-squares weights of each run's test predictions on the inputs its "
-                     "target needs (what the answer depends on)"),
-    "gradients": Probe("norms of dL/dh_t (LSTM: of (h_t, c_t)) and dL/dx_t per step, at "
-                       "initialisation and after training"),
+    "weights": Probe(
+        "least-squares weights of each run's test predictions on the inputs its "
+        "target needs (what the answer depends on)"
+    ),
+    "gradients": Probe(
+        "norms of dL/dh_t (LSTM: of (h_t, c_t)) and dL/dx_t per step, at "
+        "initialisation and after training"
+    ),
     "lengths": Probe("loss of each trained network at other sequence lengths"),
     "predictions": Probe("predicted vs true on the first test sequences"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

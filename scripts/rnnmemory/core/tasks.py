@@ -165,34 +165,52 @@ def _marked_values(x, **_):
 
 TASKS: dict[str, Task] = {
     "first_plus_last": Task(
-        first_plus_last, "mse", 2, "y = x[0] + x[T-1]: remember the first value",
-        reference_losses=_sum_of_two_normals, memory_inputs=_first_and_last,
+        first_plus_last,
+        "mse",
+        2,
+        "y = x[0] + x[T-1]: remember the first value",
+        reference_losses=_sum_of_two_normals,
+        memory_inputs=_first_and_last,
         memory_names=("x[0]", "x[T-1]"),
     ),
     "recent_plus_last": Task(
-        recent_plus_last, "mse", 5, "y = x[T-5] + x[T-1]: the control, a value 5 steps back",
-        params={"lag": 5}, reference_losses=_sum_of_two_normals, memory_inputs=_lagged_and_last,
+        recent_plus_last,
+        "mse",
+        5,
+        "y = x[T-5] + x[T-1]: the control, a value 5 steps back",
+        params={"lag": 5},
+        reference_losses=_sum_of_two_normals,
+        memory_inputs=_lagged_and_last,
         memory_names=("x[T-{lag}]", "x[T-1]"),
     ),
     "adding": Task(
-        adding, "mse", 2, "sum of the two marked values (Hochreiter & Schmidhuber 1997)",
-        reference_losses=_adding_references, memory_inputs=_marked_values,
+        adding,
+        "mse",
+        2,
+        "sum of the two marked values (Hochreiter & Schmidhuber 1997)",
+        reference_losses=_adding_references,
+        memory_inputs=_marked_values,
         memory_names=("the first marked value", "the second marked value"),
     ),
-    "ramp": Task(
-        ramp, "mse", 2, "next value of the ramp r * t", reference_losses=_ramp_references
-    ),
+    "ramp": Task(ramp, "mse", 2, "next value of the ramp r * t", reference_losses=_ramp_references),
     "trajectory": Task(
-        trajectory, "mse", 2, "next point of the line (t, a t + b)",
+        trajectory,
+        "mse",
+        2,
+        "next point of the line (t, a t + b)",
         params={"slope_scale": 1.0, "intercept_scale": 5.0},
         reference_losses=_trajectory_references,
     ),
     "sine": Task(
-        sine, "mse", 2, "next value of a sine window", params={"period": 16.0},
+        sine,
+        "mse",
+        2,
+        "next value of a sine window",
+        params={"period": 16.0},
         reference_losses=_sine_references,
     ),
     "chars": Task(chars, "cross_entropy", 1, "next character of the shipped text"),
-}  # fmt: skip
+}
 
 
 # ----------------------------------------------------------------------------- datasets

@@ -43,8 +43,10 @@ def gradients_through_time(model: StackedRecurrentNet, x, y, loss_kind: str) -> 
     steps = len(states)
     state = torch.stack(grads[1 : 1 + steps], dim=2)  # (K, H, T, N)
     if cells:  # the LSTM's state is (h_t, c_t); c_{T-1} reaches the loss only through h_{T-1}
-        cell = [g if g is not None else torch.zeros_like(c) for g, c in
-                zip(grads[1 + steps :], cells, strict=True)]  # fmt: skip
+        cell = [
+            g if g is not None else torch.zeros_like(c)
+            for g, c in zip(grads[1 + steps :], cells, strict=True)
+        ]
         state = torch.cat([state, torch.stack(cell, dim=2)], dim=1)  # (K, 2H, T, N)
     grad_h = state.norm(dim=1).mean(dim=2)  # (K, T)
     return {"grad_h": grad_h.detach().numpy(), "grad_x": grad_x.detach().numpy()}
@@ -94,9 +96,14 @@ def prediction_samples(model: StackedRecurrentNet, x, y, loss_kind: str, n_sampl
 
 
 def length_generalisation(
-    model: StackedRecurrentNet, task: str, seq_len: int, seeds: list[int], factors, data: dict,
+    model: StackedRecurrentNet,
+    task: str,
+    seq_len: int,
+    seeds: list[int],
+    factors,
+    data: dict,
     task_params: dict | None = None,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """Each seed's network on test sequences of length round(factor * seq_len), for every factor
     (1 included: the trained length). The sequences are the test split of the study's dataset of
     that length and seed, so a loss here compares directly with a network trained there.
@@ -124,9 +131,13 @@ def length_generalisation(
         for k, seed in enumerate(seeds):
             baseline = datasets[k]["baseline_loss"]
             row = dict(
-                seed=seed, factor=factor, eval_len=length, test_loss=losses[k],
-                baseline_loss=baseline, normalised_test_loss=losses[k] / baseline,
-            )  # fmt: skip
+                seed=seed,
+                factor=factor,
+                eval_len=length,
+                test_loss=losses[k],
+                baseline_loss=baseline,
+                normalised_test_loss=losses[k] / baseline,
+            )
             if correct is not None:
                 row["test_accuracy"] = correct[k]
             rows.append(row)

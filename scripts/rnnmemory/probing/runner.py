@@ -37,10 +37,12 @@ def _weights(cell: Cell) -> pd.DataFrame:
     with torch.no_grad():
         predictions = cell.model(x).numpy()  # (K, N, O)
     rows = [
-        dict(seed=seed, **learned_weights(cell.task, data["x_test"], predictions[k],
-                                          cell.task_params))
+        dict(
+            seed=seed,
+            **learned_weights(cell.task, data["x_test"], predictions[k], cell.task_params),
+        )
         for k, (seed, data) in enumerate(zip(cell.seeds, cell.datasets, strict=True))
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows)
 
 
@@ -61,9 +63,14 @@ def _gradients(cell: Cell) -> pd.DataFrame:
 
 def _lengths(cell: Cell) -> pd.DataFrame:
     rows = probes.length_generalisation(
-        cell.model, cell.task, cell.seq_len, cell.seeds, cell.length_factors, cell.data_cfg,
+        cell.model,
+        cell.task,
+        cell.seq_len,
+        cell.seeds,
+        cell.length_factors,
+        cell.data_cfg,
         cell.task_params,
-    )  # fmt: skip
+    )
     return pd.DataFrame(rows)
 
 
@@ -76,8 +83,12 @@ def _predictions(cell: Cell) -> pd.DataFrame:
     )
 
 
-RUNNERS = {"weights": _weights, "gradients": _gradients, "lengths": _lengths,
-           "predictions": _predictions}  # fmt: skip
+RUNNERS = {
+    "weights": _weights,
+    "gradients": _gradients,
+    "lengths": _lengths,
+    "predictions": _predictions,
+}
 assert set(RUNNERS) == set(PROBES), "every registered probe needs a runner, and no other"
 
 

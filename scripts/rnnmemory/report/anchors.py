@@ -10,8 +10,13 @@ from rnnmemory.analysis.inference import ratio_text, slope_text
 from rnnmemory.core.config import BASE
 from rnnmemory.report.docs import t50_text
 
-ANCHOR_COLUMNS = ["published", "their task", "what they solved", "this study: T50 per arch",
-                  "where the settings differ"]  # fmt: skip
+ANCHOR_COLUMNS = [
+    "published",
+    "their task",
+    "what they solved",
+    "this study: T50 per arch",
+    "where the settings differ",
+]
 
 
 def _t50s(horizon: pd.DataFrame, task: str) -> str:
@@ -29,12 +34,13 @@ def anchors_table(anchors: list[dict], horizon: pd.DataFrame) -> pd.DataFrame:
             "published": a["source"].split(",")[0],
             "their task": a["task"],
             "what they solved": a["result"],
-            "this study: T50 per arch": _t50s(horizon, a["our_task"]) if a.get("our_task")
+            "this study: T50 per arch": _t50s(horizon, a["our_task"])
+            if a.get("our_task")
             else "no comparable task",
             "where the settings differ": a["differs"],
         }
         for a in anchors
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=ANCHOR_COLUMNS)
 
 
@@ -65,8 +71,10 @@ def remedy_sentences(comparison: pd.DataFrame | None, source: str) -> list[str]:
         parts = [f"{r['variant']} {r[verdict_column]}" for _, r in moved.iterrows()]
         same = ", ".join(group.loc[~group.index.isin(moved.index), "variant"])
         text = "; ".join(parts) if parts else "no remedy moved T50 detectably"
-        lines.append(f"{arch} on {task} (base T50 {group['base T50'].iloc[0]}): {text}"
-                     + (f"; no detectable difference: {same}" if same else ""))  # fmt: skip
+        lines.append(
+            f"{arch} on {task} (base T50 {group['base T50'].iloc[0]}): {text}"
+            + (f"; no detectable difference: {same}" if same else "")
+        )
     return lines
 
 
@@ -93,9 +101,11 @@ def budget_sentences(convergence: pd.DataFrame | None, source: str) -> list[str]
     lines = []
     for _, row in convergence.iterrows():
         ratio = ratio_text(row["ratio"], row["ratio_low"], row["ratio_high"])
-        lines.append(f"{row['arch']} on {row['task']}: {budget_effect(row)} (T50 ratio "
-                     f"{row['compared']} {ratio}, converged: {row['converged']}; slope of log "
-                     f"T50 in log budget {_slope(row)})")  # fmt: skip
+        lines.append(
+            f"{row['arch']} on {row['task']}: {budget_effect(row)} (T50 ratio "
+            f"{row['compared']} {ratio}, converged: {row['converged']}; slope of log "
+            f"T50 in log budget {_slope(row)})"
+        )
     return lines
 
 
@@ -108,12 +118,17 @@ def anchors_intro(convergence: pd.DataFrame | None, source: str) -> str:
     what one would expect), since every anchor trains far longer."""
     longer = "Every anchor trains far longer than this study (5e3 to 5e6 updates)"
     if convergence is None or convergence.empty:
-        return (f"{longer}; whether that explains a difference is not measured in this "
-                f"checkout (no budget study: {source})")  # fmt: skip
+        return (
+            f"{longer}; whether that explains a difference is not measured in this "
+            f"checkout (no budget study: {source})"
+        )
     effects = {}
     for _, row in convergence.iterrows():
         effects.setdefault(budget_effect(row), []).append(f"{row['arch']} ({_slope(row)})")
     parts = [f"{effect} for {', '.join(archs)}" for effect, archs in effects.items()]
-    return (f"{longer}. The budget check above measured (slope of log T50 in log budget): "
-            + "; ".join(parts) + ". Where T50 grows with the budget, longer training may "
-            "explain part of a difference; where it does not, it cannot")  # fmt: skip
+    return (
+        f"{longer}. The budget check above measured (slope of log T50 in log budget): "
+        + "; ".join(parts)
+        + ". Where T50 grows with the budget, longer training may "
+        "explain part of a difference; where it does not, it cannot"
+    )

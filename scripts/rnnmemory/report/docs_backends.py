@@ -41,12 +41,18 @@ def backend_comparison(one: Study, other: Study) -> pd.DataFrame:
         if second.empty or (task, arch) not in paired.index:
             continue
         a, b, c = first.iloc[0], second.iloc[0], paired.loc[(task, arch)]
-        rows.append({"task": task, "arch": arch,
-                     f"solved ({names[0]})": f"{a['n_solved']:.0f} / {a['n_runs']:.0f}",
-                     f"solved ({names[1]})": f"{b['n_solved']:.0f} / {b['n_runs']:.0f}",
-                     "runs that changed label": int(c["gained"] + c["lost"]),
-                     f"T50 ({names[0]})": t50_text(a), f"T50 ({names[1]})": t50_text(b),
-                     f"{names[1]} vs {names[0]} (paired)": c["verdict"]})  # fmt: skip
+        rows.append(
+            {
+                "task": task,
+                "arch": arch,
+                f"solved ({names[0]})": f"{a['n_solved']:.0f} / {a['n_runs']:.0f}",
+                f"solved ({names[1]})": f"{b['n_solved']:.0f} / {b['n_runs']:.0f}",
+                "runs that changed label": int(c["gained"] + c["lost"]),
+                f"T50 ({names[0]})": t50_text(a),
+                f"T50 ({names[1]})": t50_text(b),
+                f"{names[1]} vs {names[0]} (paired)": c["verdict"],
+            }
+        )
     return pd.DataFrame(rows)
 
 

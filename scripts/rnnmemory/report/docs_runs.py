@@ -33,11 +33,13 @@ def run_line(record: dict) -> str:
     """Where a study's numbers come from: its commits, machine and wall time, all invocations."""
     commits = record.get("commits") or [record.get("commit", "?")[:10]]
     runs = record.get("invocations", 1)
-    return (f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} "
-            f"(last {_state(record)}), {record.get('machine', '?')}, {runs} invocation"
-            f"{'s' if runs > 1 else ''} of `scripts/study.py` took {_wall(record)} in "
-            f"all, the last `{record.get('command', '?')}` (finished "
-            f"{record.get('finished', '?')})")  # fmt: skip
+    return (
+        f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} "
+        f"(last {_state(record)}), {record.get('machine', '?')}, {runs} invocation"
+        f"{'s' if runs > 1 else ''} of `scripts/study.py` took {_wall(record)} in "
+        f"all, the last `{record.get('command', '?')}` (finished "
+        f"{record.get('finished', '?')})"
+    )
 
 
 def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
@@ -57,13 +59,21 @@ def read_train_jobs(results: Path, runs: pd.DataFrame) -> pd.DataFrame:
         if not path.exists():
             continue
         bench = pd.read_csv(path, sep="\t").iloc[-1]
-        row = dict(cell, job_seconds=bench["s"], max_rss_mib=bench["max_rss"],
-                   cpu_seconds=bench.get("cpu_time", float("nan")), cpu_in_job=False)  # fmt: skip
+        row = dict(
+            cell,
+            job_seconds=bench["s"],
+            max_rss_mib=bench["max_rss"],
+            cpu_seconds=bench.get("cpu_time", float("nan")),
+            cpu_in_job=False,
+        )
         job = first.loc[tuple(cell.values())]
         if measured and pd.notna(job["job_cpu_seconds"]):
             waiting = row["cpu_seconds"] if bool(job["job_server"]) else 0.0
-            row.update(max_rss_mib=max(row["max_rss_mib"], job["job_peak_rss_mib"]),
-                       cpu_seconds=job["job_cpu_seconds"] + waiting, cpu_in_job=True)  # fmt: skip
+            row.update(
+                max_rss_mib=max(row["max_rss_mib"], job["job_peak_rss_mib"]),
+                cpu_seconds=job["job_cpu_seconds"] + waiting,
+                cpu_in_job=True,
+            )
         rows.append(row)
     return pd.DataFrame(
         rows, columns=[*CELL, "job_seconds", "max_rss_mib", "cpu_seconds", "cpu_in_job"]
@@ -114,21 +124,33 @@ class Bench:
 def trainer_summary(table: pd.DataFrame) -> str:
     """The README's rows of the trainer benchmark: 1 thread, 5 seeds, T = 100, every batch
     size, in µs per sample processed per seed; empty if the run has no such rows."""
-    needed = ["reference_us_per_sample", "bptt_us_per_sample", "fused_us_per_sample",
-              "fused_speedup", "fused_over_floor"]  # fmt: skip
+    needed = [
+        "reference_us_per_sample",
+        "bptt_us_per_sample",
+        "fused_us_per_sample",
+        "fused_speedup",
+        "fused_over_floor",
+    ]
     rows = table[(table["threads"] == 1) & (table["seeds"] == 5) & (table["seq_len"] == 100)]
     if rows.empty or any(c not in rows for c in needed):
         return ""
-    out = pd.DataFrame({
-        "arch": rows["arch"], "batch": rows["batch"],
-        "tutorials' loop": rows["reference_us_per_sample"], "bptt": rows["bptt_us_per_sample"],
-        "fused": rows["fused_us_per_sample"], "fused speed-up": rows["fused_speedup"],
-        "fused / floor": rows["fused_over_floor"],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "arch": rows["arch"],
+            "batch": rows["batch"],
+            "tutorials' loop": rows["reference_us_per_sample"],
+            "bptt": rows["bptt_us_per_sample"],
+            "fused": rows["fused_us_per_sample"],
+            "fused speed-up": rows["fused_speedup"],
+            "fused / floor": rows["fused_over_floor"],
+        }
+    )
     out = out.round(2).sort_values("batch", ascending=False, kind="stable")  # archs as run
     batches = " and ".join(str(b) for b in out["batch"].unique())
-    return (f"1 thread, 5 seeds, T = 100, batches of {batches}: µs per sample processed "
-            f"(per seed)\n\n" + markdown_table(out))  # fmt: skip
+    return (
+        f"1 thread, 5 seeds, T = 100, batches of {batches}: µs per sample processed "
+        f"(per seed)\n\n" + markdown_table(out)
+    )
 
 
 def gpu_trainer_summary(table: pd.DataFrame) -> str:
@@ -139,13 +161,19 @@ def gpu_trainer_summary(table: pd.DataFrame) -> str:
     if rows.empty or "bptt_us_per_sample" not in rows:
         return ""
     keys = ["arch", "batch"]
-    out = rows.groupby(keys, sort=False)["reference_us_per_sample"].first().rename(
-        "tutorials' loop").to_frame()  # fmt: skip
+    out = (
+        rows.groupby(keys, sort=False)["reference_us_per_sample"]
+        .first()
+        .rename("tutorials' loop")
+        .to_frame()
+    )
     for k, by_seeds in rows.groupby("seeds"):
         out[f"bptt, {k} seeds"] = by_seeds.set_index(keys)["bptt_us_per_sample"]
     out = out.reset_index().round(2).sort_values("batch", ascending=False, kind="stable")
-    return ("T = 100: µs per sample processed (per seed); the tutorials' loop runs cuDNN's "
-            "fused layers\n\n" + markdown_table(out))  # fmt: skip
+    return (
+        "T = 100: µs per sample processed (per seed); the tutorials' loop runs cuDNN's "
+        "fused layers\n\n" + markdown_table(out)
+    )
 
 
 def bench_block(benches: list[Bench], short: bool = False) -> str:
@@ -156,18 +184,30 @@ def bench_block(benches: list[Bench], short: bool = False) -> str:
     for bench in benches:
         record = bench.record
         text = bench.summary if short and bench.summary else bench.markdown
-        parts += [f"**{bench.title}** (`{record.get('command', '?')}`, commit "
-                  f"`{record.get('commit', '?')[:10]}` ({_state(record)}), "
-                  f"{record.get('machine', '?')}, {_wall(record)}):", "",
-                  text.strip(), ""]  # fmt: skip
+        parts += [
+            f"**{bench.title}** (`{record.get('command', '?')}`, commit "
+            f"`{record.get('commit', '?')[:10]}` ({_state(record)}), "
+            f"{record.get('machine', '?')}, {_wall(record)}):",
+            "",
+            text.strip(),
+            "",
+        ]
     if short:
-        parts.append("Every row (each thread count, length and number of seeds), with the "
-                     "roofline floor: [docs/benchmarks.md](docs/benchmarks.md).")  # fmt: skip
+        parts.append(
+            "Every row (each thread count, length and number of seeds), with the "
+            "roofline floor: [docs/benchmarks.md](docs/benchmarks.md)."
+        )
     return "\n".join(parts)
 
 
 def benchmarks_markdown(benches: list[Bench]) -> str:
     """docs/benchmarks.md: every benchmark's full tables."""
-    head = ["# Benchmarks", "", "_Written by `make docs` from the benchmarks' tables; rerun",
-            "`make bench`, do not edit this file._", "", ""]  # fmt: skip
+    head = [
+        "# Benchmarks",
+        "",
+        "_Written by `make docs` from the benchmarks' tables; rerun",
+        "`make bench`, do not edit this file._",
+        "",
+        "",
+    ]
     return "\n".join(head) + bench_block(benches).rstrip() + "\n"

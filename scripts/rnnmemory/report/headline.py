@@ -33,29 +33,44 @@ def horizon_claim(row) -> str:
     """What one horizon row says, in words that claim no more than the data (fit_note)."""
     note, low, high = row.get("fit_note", ""), row["t50_low"], row["t50_high"]
     if note == "all_solved":
-        return (f"solves {row['task']} in all {int(row['n_runs'])} runs, up to T = "
-                f"{row['longest']:g}: its T50 lies beyond the lengths studied (no upper "
-                "estimate)")  # fmt: skip
+        return (
+            f"solves {row['task']} in all {int(row['n_runs'])} runs, up to T = "
+            f"{row['longest']:g}: its T50 lies beyond the lengths studied (no upper "
+            "estimate)"
+        )
     if note == "none_solved":
         return f"solves {row['task']} in none of its runs, not even at T = {row['shortest']:g}"
     if note == "separated":
-        return (f"solves {row['task']} in every run up to T = {low:g} and in none from "
-                f"T = {high:g}: T50 lies between the two (no point estimate)")  # fmt: skip
+        return (
+            f"solves {row['task']} in every run up to T = {low:g} and in none from "
+            f"T = {high:g}: T50 lies between the two (no point estimate)"
+        )
     if note == "flat":
-        return (f"solves {row['task']} about as often at every length studied (or more often "
-                "at longer ones): no horizon can be read off")  # fmt: skip
+        return (
+            f"solves {row['task']} about as often at every length studied (or more often "
+            "at longer ones): no horizon can be read off"
+        )
     if row["censored"] == "above":
-        return (f"the fit puts T50 on {row['task']} beyond the longest length studied, T = "
-                f"{row['longest']:g}; the data rule out only T50 below {_bound(low)} "
-                "(95%)")  # fmt: skip
+        return (
+            f"the fit puts T50 on {row['task']} beyond the longest length studied, T = "
+            f"{row['longest']:g}; the data rule out only T50 below {_bound(low)} "
+            "(95%)"
+        )
     if row["censored"] == "below":
-        return (f"the fit puts T50 on {row['task']} below the shortest length studied, T = "
-                f"{row['shortest']:g}; the data rule out only T50 above {_bound(high)} "
-                "(95%)")  # fmt: skip
-    capped = ("; the data cannot tell the curve from a step (the slope's bound is inside its "
-              "interval)") if note == "slope_cap" else ""  # fmt: skip
-    return (f"half of its seeds still solve {row['task']} at T50 = {row['t50']:.3g} (95% CI "
-            f"{_bound(low)} to {_bound(high)}){capped}")  # fmt: skip
+        return (
+            f"the fit puts T50 on {row['task']} below the shortest length studied, T = "
+            f"{row['shortest']:g}; the data rule out only T50 above {_bound(high)} "
+            "(95%)"
+        )
+    capped = (
+        ("; the data cannot tell the curve from a step (the slope's bound is inside its interval)")
+        if note == "slope_cap"
+        else ""
+    )
+    return (
+        f"half of its seeds still solve {row['task']} at T50 = {row['t50']:.3g} (95% CI "
+        f"{_bound(low)} to {_bound(high)}){capped}"
+    )
 
 
 def horizon_sentence(row, cell: pd.Series | None) -> str:
@@ -74,8 +89,10 @@ def horizon_sentence(row, cell: pd.Series | None) -> str:
 def figure_link(path: str, label: str) -> str:
     """An RST link that shows a report result (a figure) in one click."""
     key = quote(path)
-    action = (f"javascript:app.showResultInfo('{key}');app.setView({{content:'img',"
-              f"contentPath:results['{key}'].data_uri,resultPath:'{key}'}})")  # fmt: skip
+    action = (
+        f"javascript:app.showResultInfo('{key}');app.setView({{content:'img',"
+        f"contentPath:results['{key}'].data_uri,resultPath:'{key}'}})"
+    )
     return f"`{label} <{action}>`__"
 
 
@@ -101,10 +118,17 @@ def mixed_runs_warning(runs: pd.DataFrame | None) -> list[str]:
             found.append(f"the runs were trained with different {what}: {listed}.")
     if not found:
         return []
-    advice = ("Rerun the study: Snakemake's params trigger retrains the runs of older code; "
-              "a backend forced in the config trains every run the same way.")  # fmt: skip
-    return [".. warning::", "", *[f"   {line[0].upper()}{line[1:]}" for line in found],
-            f"   {advice}", ""]  # fmt: skip
+    advice = (
+        "Rerun the study: Snakemake's params trigger retrains the runs of older code; "
+        "a backend forced in the config trains every run the same way."
+    )
+    return [
+        ".. warning::",
+        "",
+        *[f"   {line[0].upper()}{line[1:]}" for line in found],
+        f"   {advice}",
+        "",
+    ]
 
 
 def headline_rst(
@@ -133,8 +157,7 @@ def headline_rst(
     ]
     # archs in the registry's order (rnn, gru, lstm), the base variant first in each task
     rank = {arch: i for i, arch in enumerate(ARCH_RECORDS)}
-    order = horizon.assign(not_base=horizon["variant"] != BASE,
-                           arch_rank=horizon["arch"].map(rank))  # fmt: skip
+    order = horizon.assign(not_base=horizon["variant"] != BASE, arch_rank=horizon["arch"].map(rank))
     order = order.sort_values(["task", "not_base", "variant", "arch_rank"], kind="stable")
     for task, task_rows in order.groupby("task", sort=False):
         lines += [f"``{task}``", "~" * (len(task) + 4), ""]
@@ -143,8 +166,11 @@ def headline_rst(
             if variant != BASE:
                 lines += [f"Variant ``{variant}``:", ""]
             for _, row in rows.iterrows():
-                cells = summary[(summary["variant"] == variant) & (summary["task"] == task)
-                                & (summary["arch"] == row["arch"])]  # fmt: skip
+                cells = summary[
+                    (summary["variant"] == variant)
+                    & (summary["task"] == task)
+                    & (summary["arch"] == row["arch"])
+                ]
                 last = cells.sort_values("seq_len").iloc[-1] if len(cells) else None
                 lines.append(horizon_sentence(row, last))
             lines.append("")
@@ -153,19 +179,31 @@ def headline_rst(
         if paths:
             links = [figure_link(path, FIGURES[name].title) for name, path in paths.items()]
             lines += ["Figures: " + " · ".join(links), ""]
-    lines += ["**Memory horizon per task, architecture and variant** (``tables/horizon.csv``; "
-              "seed effect: SD of a seed's log-odds shared across lengths, 0 when runs at "
-              "different lengths are independent trials):", ""]  # fmt: skip
+    lines += [
+        "**Memory horizon per task, architecture and variant** (``tables/horizon.csv``; "
+        "seed effect: SD of a seed's log-odds shared across lengths, 0 when runs at "
+        "different lengths are independent trials):",
+        "",
+    ]
     lines += _raw(html_table(horizon_columns(horizon)))
-    lines += ["**Does the training budget move T50?** (budget-converged: the 95% interval of "
-              "the T50 ratio of the two largest budgets lies inside [0.8, 1.25])", ""]  # fmt: skip
+    lines += [
+        "**Does the training budget move T50?** (budget-converged: the 95% interval of "
+        "the T50 ratio of the two largest budgets lies inside [0.8, 1.25])",
+        "",
+    ]
     lines += [f"- {s}." for s in budget_sentences(convergence, budget_source)] + [""]
-    lines += ["**Do the remedies move T50?** (each init or clipping against the base config, "
-              "paired by seed and length: McNemar's exact test, Holm-corrected)", ""]  # fmt: skip
+    lines += [
+        "**Do the remedies move T50?** (each init or clipping against the base config, "
+        "paired by seed and length: McNemar's exact test, Holm-corrected)",
+        "",
+    ]
     lines += [f"- {s}." for s in remedy_sentences(remedies, remedies_source)] + [""]
     if runs is not None and "outcome" in runs:
-        lines += ["**What the failed runs learned instead** (outcome rules: README, *What the "
-                  "pipeline does*, Outcome):", ""]  # fmt: skip
+        lines += [
+            "**What the failed runs learned instead** (outcome rules: README, *What the "
+            "pipeline does*, Outcome):",
+            "",
+        ]
         lines += [f"- {s}." for s in failure_sentences(runs)] + [""]
     if anchors:
         lines += [

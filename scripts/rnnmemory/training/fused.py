@@ -106,8 +106,13 @@ def cell_header() -> str:
 def build_key() -> str:
     sources = sorted([*CSRC.glob("*.cpp"), *CSRC.glob("*.h")])  # every one: a new header counts
     parts = [f"{path.name}\n{path.read_text()}" for path in sources] + [cell_header()]
-    parts += [" ".join(CFLAGS + LDFLAGS), torch.__version__, sys.version,
-              sysconfig.get_config_var("EXT_SUFFIX") or "", _cpu_flags()]  # fmt: skip
+    parts += [
+        " ".join(CFLAGS + LDFLAGS),
+        torch.__version__,
+        sys.version,
+        sysconfig.get_config_var("EXT_SUFFIX") or "",
+        _cpu_flags(),
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -133,10 +138,14 @@ def _build(directory: Path):
             warnings.simplefilter("ignore")
             (directory / GENERATED).write_text(cell_header())
             return cpp_extension.load(  # (it appends to the flag lists it gets: copies)
-                NAME, [str(CSRC / "fused.cpp")], extra_cflags=list(CFLAGS),
-                extra_ldflags=list(LDFLAGS), extra_include_paths=[str(CSRC), str(directory)],
-                build_directory=str(directory), verbose=False,
-            )  # fmt: skip
+                NAME,
+                [str(CSRC / "fused.cpp")],
+                extra_cflags=list(CFLAGS),
+                extra_ldflags=list(LDFLAGS),
+                extra_include_paths=[str(CSRC), str(directory)],
+                build_directory=str(directory),
+                verbose=False,
+            )
     finally:
         quiet.setLevel(level)
 
@@ -229,9 +238,19 @@ class FusedLayer(torch.autograd.Function):
         x, w_ih, w_hh, b_ih, b_hh, ckpt_h, ckpt_c = ctx.saved_tensors
         need_x = ctx.needs_input_grad[0]
         dx, dw_ih, dw_hh, db_ih, db_hh = load().backward(
-            ctx.code, x, w_ih, w_hh, b_ih, b_hh, ctx.relu, ckpt_h, ckpt_c, grad, ctx.all_states,
+            ctx.code,
+            x,
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            ctx.relu,
+            ckpt_h,
+            ckpt_c,
+            grad,
+            ctx.all_states,
             need_x,
-        )  # fmt: skip
+        )
         return dx if need_x else None, dw_ih, dw_hh, db_ih, db_hh, None, None, None, None
 
 
@@ -273,9 +292,20 @@ def train_last(
     ``pack``: the seeds' part-filled last blocks share vectors (csrc/pack.h; False: each its
     own, the same numbers)."""
     return load().train_last(
-        CELL_IDS[cell], x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y.to(head_w.dtype),
-        need_dx, kept, pack,
-    )  # fmt: skip
+        CELL_IDS[cell],
+        x,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        relu,
+        head_w,
+        head_b,
+        y.to(head_w.dtype),
+        need_dx,
+        kept,
+        pack,
+    )
 
 
 def last_state_loss(cell, x, w_ih, w_hh, b_ih, b_hh, relu, head_w, head_b, y, kept=-1):

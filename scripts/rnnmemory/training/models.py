@@ -77,10 +77,16 @@ class StackedRecurrentNet(nn.Module):
     """
 
     def __init__(
-        self, arch, input_size, hidden_size, num_layers, output_size, nonlinearity="tanh",
+        self,
+        arch,
+        input_size,
+        hidden_size,
+        num_layers,
+        output_size,
+        nonlinearity="tanh",
         n_models=1,
         backend="bptt",
-    ):  # fmt: skip
+    ):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; allowed: {', '.join(ARCHS)}")
@@ -89,9 +95,12 @@ class StackedRecurrentNet(nn.Module):
         self.arch, self.nonlinearity, self.backend = arch, nonlinearity, backend
         self.cell = ARCH_RECORDS[arch].cell
         self.shape = dict(
-            input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-            output_size=output_size, **nonlinearity_option(arch, nonlinearity),
-        )  # fmt: skip
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            output_size=output_size,
+            **nonlinearity_option(arch, nonlinearity),
+        )
         self.hidden_size, self.num_layers, self.n_models = hidden_size, num_layers, n_models
         gh = ARCH_RECORDS[arch].gates * hidden_size
         hh = (gh, hidden_size) if ARCH_RECORDS[arch].recurrent == "matrix" else (gh,)
@@ -123,10 +132,15 @@ class StackedRecurrentNet(nn.Module):
     ) -> StackedRecurrentNet:
         rnn = nets[0].rnn
         model = cls(
-            arch, rnn.input_size, rnn.hidden_size, rnn.num_layers, nets[0].head.out_features,
-            n_models=len(nets), backend=backend,
+            arch,
+            rnn.input_size,
+            rnn.hidden_size,
+            rnn.num_layers,
+            nets[0].head.out_features,
+            n_models=len(nets),
+            backend=backend,
             **nonlinearity_option(arch, getattr(rnn, "nonlinearity", None)),
-        )  # fmt: skip
+        )
         sources = [net.state_dict() for net in nets]
         with torch.no_grad():
             for name, param in model.named_parameters():
@@ -175,9 +189,16 @@ class StackedRecurrentNet(nn.Module):
             w_ih, w_hh, b_ih, b_hh = self.cell_params(layer)
             if self.backend in LAYER_RUNNERS and not return_states:
                 out = LAYER_RUNNERS[self.backend](
-                    self.cell, inputs, w_ih, w_hh, b_ih, b_hh, relu, not top,
+                    self.cell,
+                    inputs,
+                    w_ih,
+                    w_hh,
+                    b_ih,
+                    b_hh,
+                    relu,
+                    not top,
                     self._workspaces[layer],
-                )  # fmt: skip
+                )
                 inputs, last = out, out  # (K, H, T, N) below the top, (K, H, N) on top
             else:
                 states, cells = self._autograd_layer(inputs, w_ih, w_hh, b_ih, b_hh)
@@ -196,9 +217,10 @@ class StackedRecurrentNet(nn.Module):
         pass ends."""
         recurrent = [p for name, p in self.named_parameters() if not name.startswith("head_")]
         if not (
-            self._fused_mse(x, loss) and torch.is_grad_enabled()
+            self._fused_mse(x, loss)
+            and torch.is_grad_enabled()
             and any(t.requires_grad for t in (x, *recurrent))
-        ):  # fmt: skip
+        ):
             return per_model_loss(self(x), y, loss)
         relu, inputs = self.nonlinearity == "relu", x
         for layer in range(self.num_layers - 1):
@@ -210,18 +232,22 @@ class StackedRecurrentNet(nn.Module):
 
     def _fused_mse(self, x, loss: str) -> bool:
         return (
-            self.backend == "fused" and loss == "mse" and x.device.type == "cpu"
+            self.backend == "fused"
+            and loss == "mse"
+            and x.device.type == "cpu"
             and x.dtype in (torch.float32, torch.float64)
-        )  # fmt: skip
+        )
 
     def can_step_directly(self, x, loss: str) -> bool:
         """Whether ``mse_gradients`` applies: the fused backend (its kernel built), a mean
         squared error, one layer and inputs that need no gradient. (Without the kernel,
         ``losses`` raises the error that says why.)"""
         return (
-            self._fused_mse(x, loss) and self.num_layers == 1 and not x.requires_grad
+            self._fused_mse(x, loss)
+            and self.num_layers == 1
+            and not x.requires_grad
             and fused.load() is not None
-        )  # fmt: skip
+        )
 
     @torch.no_grad()
     def mse_gradients(self, x, y, scale=None):

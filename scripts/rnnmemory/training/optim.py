@@ -131,10 +131,12 @@ def _flatten(params: list[torch.Tensor]):
     if not params or len({(p.dtype, p.device) for p in params}) != 1:
         return None
     value = torch.cat([p.detach().reshape(-1) for p in params])
-    grad = torch.cat([
-        (p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
-        for p in params
-    ])  # fmt: skip
+    grad = torch.cat(
+        [
+            (p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
+            for p in params
+        ]
+    )
     for p, p_view, g_view in zip(params, *_views(params, (value, grad)), strict=True):
         p.data = p_view
         p.grad = g_view

@@ -39,8 +39,9 @@ class IndRNN(nn.Module):
     exploding (Li et al. bound |u| by 2^(1/T) during training; that and their init are the
     literature study's settings, not the default)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, batch_first=True,
-                 nonlinearity="tanh"):  # fmt: skip
+    def __init__(
+        self, input_size, hidden_size, num_layers=1, batch_first=True, nonlinearity="tanh"
+    ):
         super().__init__()
         if not batch_first:
             raise ValueError("IndRNN reads (N, T, I): batch_first only")
@@ -79,9 +80,12 @@ class TorchNet(nn.Module):
     def __init__(self, arch, input_size, hidden_size, num_layers, output_size, nonlinearity="tanh"):
         super().__init__()
         self.rnn = reference_class(arch)(
-            input_size, hidden_size, num_layers, batch_first=True,
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
             **nonlinearity_option(arch, nonlinearity),
-        )  # fmt: skip
+        )
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x):  # x: (N, T, I)

@@ -76,8 +76,9 @@ def model_shape(datasets: list[dict], arch: str, model_cfg: dict) -> dict:
     shape = dict(
         input_size=first["x_train"].shape[2],
         output_size=first["n_classes"] or first["y_train"].shape[1],
-        hidden_size=model_cfg["hidden_size"], num_layers=model_cfg["num_layers"],
-    )  # fmt: skip
+        hidden_size=model_cfg["hidden_size"],
+        num_layers=model_cfg["num_layers"],
+    )
     if model_cfg.get("match_params"):  # equal parameters: as many as the reference arch has
         shape["hidden_size"] = matched_hidden_size(arch, model_cfg["match_params"], **shape)
     if "nonlinearity" in ARCH_RECORDS[arch].options:
@@ -178,9 +179,13 @@ def train_cell(
         if record:
             for k in range(n_models):
                 history.append(
-                    dict(seed=seeds[k], epoch=epoch, train_loss=float(train_loss[k]),
-                         test_loss=float(test_loss[k]))
-                )  # fmt: skip
+                    dict(
+                        seed=seeds[k],
+                        epoch=epoch,
+                        train_loss=float(train_loss[k]),
+                        test_loss=float(test_loss[k]),
+                    )
+                )
         if report:
             elapsed = time.perf_counter() - start
             left = elapsed / epoch * (settings.epochs - epoch)

@@ -59,11 +59,25 @@ def median_and_seeds(ax, table, column, groups, colors, by="arch", styles=None, 
         rows = rows_ok[rows_ok[by] == group]
         median = rows.groupby("seq_len")[column].median()
         ls = (styles or {}).get(group, "-")
-        (line,) = ax.plot(median.index, median.values, ls=ls, marker="o", color=colors[group],
-                          lw=2, ms=4, label=str(group))  # fmt: skip
+        (line,) = ax.plot(
+            median.index,
+            median.values,
+            ls=ls,
+            marker="o",
+            color=colors[group],
+            lw=2,
+            ms=4,
+            label=str(group),
+        )
         line.set_gid(f"median:{group}")
-        ax.scatter(rows["seq_len"] * spread[group], rows[column], s=dot_size, color=colors[group],
-                   alpha=0.45, edgecolor="none")  # fmt: skip
+        ax.scatter(
+            rows["seq_len"] * spread[group],
+            rows[column],
+            s=dot_size,
+            color=colors[group],
+            alpha=0.45,
+            edgecolor="none",
+        )
 
 
 def seed_handles() -> list:
@@ -126,8 +140,16 @@ def interval(ax, pos, point, low, high, censored, edges, color, vertical, size=8
         else:
             ax.plot(*at(end), marker="|" if not vertical else "_", ms=size, color=color, mew=1.5)
     pointing = {"above": out[1], "below": out[0]}.get(censored, "o")
-    ax.plot(*at(point), marker=pointing, ms=size * 1.3 if pointing != "o" else size, color=color,
-            mec="white", mew=0.8, clip_on=False, zorder=5)  # fmt: skip
+    ax.plot(
+        *at(point),
+        marker=pointing,
+        ms=size * 1.3 if pointing != "o" else size,
+        color=color,
+        mec="white",
+        mew=0.8,
+        clip_on=False,
+        zorder=5,
+    )
     if label:
         inward = -1 if point >= hi_edge else 1
         ax.annotate(
@@ -145,13 +167,24 @@ def interval(ax, pos, point, low, high, censored, edges, color, vertical, size=8
 
 def references(ax, solved_below, null_level=None, lw=1.0, labels=True):
     """The memoryless baseline (= 1), 'solved' and, where it differs from 1, predicting nothing."""
-    ax.axhline(1.0, color="0.3", ls="--", lw=lw,
-               label="memoryless baseline (= 1)" if labels else None)  # fmt: skip
+    ax.axhline(
+        1.0, color="0.3", ls="--", lw=lw, label="memoryless baseline (= 1)" if labels else None
+    )
     if null_level is not None and not np.isclose(null_level, 1.0):
-        ax.axhline(null_level, color="0.3", ls=":", lw=lw,
-                   label=f"predict nothing ({null_level:.3g})" if labels else None)  # fmt: skip
-    ax.axhline(solved_below, color="tab:green", ls="-.", lw=lw,
-               label=f"solved (< {solved_below:g})" if labels else None)  # fmt: skip
+        ax.axhline(
+            null_level,
+            color="0.3",
+            ls=":",
+            lw=lw,
+            label=f"predict nothing ({null_level:.3g})" if labels else None,
+        )
+    ax.axhline(
+        solved_below,
+        color="tab:green",
+        ls="-.",
+        lw=lw,
+        label=f"solved (< {solved_below:g})" if labels else None,
+    )
 
 
 def panels(n_panels, rows=None, cols=None, width=3.2, height=2.9, sharey=True):
@@ -159,16 +192,21 @@ def panels(n_panels, rows=None, cols=None, width=3.2, height=2.9, sharey=True):
     cols = cols or min(n_panels, 5)
     rows = rows or -(-n_panels // cols)
     return plt.subplots(
-        rows, cols, figsize=(max(width * cols + 1.2, 9), height * rows), sharey=sharey,
-        squeeze=False, layout="constrained",
-    )  # fmt: skip
+        rows,
+        cols,
+        figsize=(max(width * cols + 1.2, 9), height * rows),
+        sharey=sharey,
+        squeeze=False,
+        layout="constrained",
+    )
 
 
 def empty(title: str, note: str):
     """A figure that says why it has nothing to show, so the report keeps its place."""
     fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
     ax.axis("off")
-    ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=12, color="0.3",
-            transform=ax.transAxes)  # fmt: skip
+    ax.text(
+        0.5, 0.5, note, ha="center", va="center", fontsize=12, color="0.3", transform=ax.transAxes
+    )
     ax.set_title(title)
     return fig

@@ -64,8 +64,16 @@ def horizon(tables, solved_below):
     for i, arch in enumerate(names):
         color, cell = colors[arch], cells[cells["arch"] == arch]
         err = [cell["fraction"] - cell["low"], cell["high"] - cell["fraction"]]
-        ax.errorbar(cell["seq_len"] * spread[arch], cell["fraction"], yerr=err, fmt="o",
-                    color=color, capsize=3, ms=5, alpha=0.8)  # fmt: skip
+        ax.errorbar(
+            cell["seq_len"] * spread[arch],
+            cell["fraction"],
+            yerr=err,
+            fmt="o",
+            color=color,
+            capsize=3,
+            ms=5,
+            alpha=0.8,
+        )
         if arch not in rows.index:
             handles.append(plt.Line2D([], [], color=color, lw=2, label=f"{arch}: no fit"))
             continue
@@ -79,8 +87,18 @@ def horizon(tables, solved_below):
         # the archs' T50 marks a little apart around the 0.5 line, so that none hides another
         level = 0.5 + 0.08 * (i - (len(names) - 1) / 2)
         label = f"T50 {text.split(' (')[0]}" if censored else None  # 'T50 > 200'
-        interval(ax, level, row["t50"], row["t50_low"], row["t50_high"], censored, edges, color,
-                 vertical=False, label=label)  # fmt: skip
+        interval(
+            ax,
+            level,
+            row["t50"],
+            row["t50_low"],
+            row["t50_high"],
+            censored,
+            edges,
+            color,
+            vertical=False,
+            label=label,
+        )
         handles.append(
             plt.Line2D([], [], color=color, lw=2, marker="o", label=f"{arch}: T50 {text}")
         )
@@ -109,8 +127,18 @@ def critical_length(tables, solved_below):
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     edges = log_lengths(ax, lengths(runs), which="y", open_ends=True)
     for x, (arch, row) in enumerate(table.iterrows()):
-        interval(ax, x, row["critical_length"], row["ci_low"], row["ci_high"], row["censored"],
-                 edges, colors[arch], vertical=True, size=9)  # fmt: skip
+        interval(
+            ax,
+            x,
+            row["critical_length"],
+            row["ci_low"],
+            row["ci_high"],
+            row["censored"],
+            edges,
+            colors[arch],
+            vertical=True,
+            size=9,
+        )
     ax.set_xticks(range(len(names)), names)
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("critical length T* (half the seeds solve)")
@@ -124,13 +152,17 @@ def variants(tables, solved_below):
     normalised test loss vs T with one line per variant (dots: seeds); the legend gives each
     variant's hidden sizes and parameter counts."""
     runs, horizons = tables["runs"], tables["horizon"]
-    names = [v for v in dict.fromkeys([BASE, *sorted(runs["variant"].unique())])
-             if v in set(runs["variant"])]  # fmt: skip
+    names = [
+        v
+        for v in dict.fromkeys([BASE, *sorted(runs["variant"].unique())])
+        if v in set(runs["variant"])
+    ]
     arch_names, seq_lens = archs(runs), lengths(runs)
     colors = dict(zip(names, sns.color_palette("dark", len(names)), strict=True))
     styles = {v: ["-", "--", ":", "-."][i % 4] for i, v in enumerate(names)}  # overlaps show
-    fig, axes = plt.subplots(1, 1 + len(arch_names), figsize=(3.6 * (1 + len(arch_names)) + 1, 4),
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        1, 1 + len(arch_names), figsize=(3.6 * (1 + len(arch_names)) + 1, 4), layout="constrained"
+    )
     ax = axes[0]
     edges = log_lengths(ax, seq_lens, which="y", open_ends=True)
     width = 0.8 / len(names)
@@ -139,16 +171,33 @@ def variants(tables, solved_below):
         for x, arch in enumerate(arch_names):
             if arch in rows.index:
                 row = rows.loc[arch]
-                interval(ax, x - 0.4 + width * (i + 0.5), row["t50"], row["t50_low"],
-                         row["t50_high"], row["censored"], edges, colors[variant], vertical=True,
-                         size=6)  # fmt: skip
+                interval(
+                    ax,
+                    x - 0.4 + width * (i + 0.5),
+                    row["t50"],
+                    row["t50_low"],
+                    row["t50_high"],
+                    row["censored"],
+                    edges,
+                    colors[variant],
+                    vertical=True,
+                    size=6,
+                )
     ax.set_xticks(range(len(arch_names)), arch_names)
     ax.set_xlim(-0.5, len(arch_names) - 0.5)
     ax.set_title("memory horizon T50 (95% CI)", fontsize=10)
     ax.set_ylabel("T50 (half the seeds solve)")
     for ax, arch in zip(axes[1:], arch_names, strict=True):
-        median_and_seeds(ax, runs[runs["arch"] == arch], "normalised_test_loss", names, colors,
-                         by="variant", styles=styles, dot_size=8)  # fmt: skip
+        median_and_seeds(
+            ax,
+            runs[runs["arch"] == arch],
+            "normalised_test_loss",
+            names,
+            colors,
+            by="variant",
+            styles=styles,
+            dot_size=8,
+        )
         references(ax, solved_below)
         ax.set_yscale("log")
         log_lengths(ax, seq_lens)
@@ -158,15 +207,21 @@ def variants(tables, solved_below):
     sizes = runs.groupby(["variant", "arch"])["hidden_size"].first()
 
     def described(v):
-        parts = [f"{a} H={int(sizes[v, a])} ({int(counts[v, a])} params)" for a in arch_names
-                 if (v, a) in counts]  # fmt: skip
+        parts = [
+            f"{a} H={int(sizes[v, a])} ({int(counts[v, a])} params)"
+            for a in arch_names
+            if (v, a) in counts
+        ]
         return f"{v}: " + ", ".join(parts)
 
-    handles = [plt.Line2D([], [], color=colors[v], marker="o", ls=styles[v], lw=2,
-                          label=described(v)) for v in names]  # fmt: skip
+    handles = [
+        plt.Line2D([], [], color=colors[v], marker="o", ls=styles[v], lw=2, label=described(v))
+        for v in names
+    ]
     axes[1].set_ylabel("median test loss / baseline")
     lines = axes[1].get_legend_handles_labels()[0][len(names) :]  # the reference levels
-    fig.legend(handles=handles + seed_handles() + lines, loc="outside lower center", fontsize=8,
-               ncols=2)  # fmt: skip
+    fig.legend(
+        handles=handles + seed_handles() + lines, loc="outside lower center", fontsize=8, ncols=2
+    )
     fig.suptitle(f"{runs['task'].iloc[0]}: variants side by side ({runs['seed'].nunique()} seeds)")
     return fig

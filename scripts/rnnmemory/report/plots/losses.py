@@ -38,8 +38,11 @@ def memory_curve(tables, solved_below):
     ax.set_ylabel("test loss / memoryless baseline")
     ax.set_title(f"{name(runs)}: how far back each architecture remembers")
     handles, _ = ax.get_legend_handles_labels()
-    fig.legend(handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
-               loc="outside right upper", fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
+        loc="outside right upper",
+        fontsize=8,
+    )
     return fig
 
 
@@ -53,8 +56,14 @@ def _mark_diverged(ax, summary, colors, spread):
         x = cell["seq_len"] * spread.get(cell["arch"], 1)
         color = colors.get(cell["arch"], "0.3")
         ax.scatter(x, top, marker="x", s=40, color=color, clip_on=False, zorder=5)
-        ax.annotate(f"{int(cell['n_diverged'])}", (x, top), textcoords="offset points",
-                    xytext=(4, 2), fontsize=7, color=color)  # fmt: skip
+        ax.annotate(
+            f"{int(cell['n_diverged'])}",
+            (x, top),
+            textcoords="offset points",
+            xytext=(4, 2),
+            fontsize=7,
+            color=color,
+        )
     ax.set_ylim(top=top)
     ax.scatter([], [], marker="x", color="0.3", label="diverged runs (count)")
 
@@ -69,8 +78,17 @@ def fraction_solved(tables, solved_below):
         cell = summary[summary["arch"] == arch].sort_values("seq_len")
         frac = cell["solved_fraction"]
         err = [frac - cell["solved_ci_low"], cell["solved_ci_high"] - frac]
-        ax.errorbar(cell["seq_len"] * spread[arch], frac, yerr=err, fmt="-o", color=colors[arch],
-                    label=arch, capsize=3, lw=2, ms=4)  # fmt: skip
+        ax.errorbar(
+            cell["seq_len"] * spread[arch],
+            frac,
+            yerr=err,
+            fmt="-o",
+            color=colors[arch],
+            label=arch,
+            capsize=3,
+            lw=2,
+            ms=4,
+        )
     log_lengths(ax, lengths(runs))
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("sequence length T")
@@ -99,12 +117,20 @@ def heatmap(tables, solved_below):
     positive = positive if positive.size else np.array([solved_below, 2.0])  # all diverged
     # the colour range always spans 'solved' to above the baseline, so colours compare by task
     norm = LogNorm(vmin=min(positive.min(), solved_below), vmax=max(positive.max(), 2.0))
-    fig, ax = plt.subplots(figsize=(1.1 * median.shape[1] + 3, 0.8 * len(names) + 1.6),
-                           layout="constrained")  # fmt: skip
+    fig, ax = plt.subplots(
+        figsize=(1.1 * median.shape[1] + 3, 0.8 * len(names) + 1.6), layout="constrained"
+    )
     sns.heatmap(
-        median, annot=labels, fmt="", cmap="viridis_r", norm=norm, ax=ax, linewidths=0.5,
-        cbar_kws={"label": "median loss ratio (light = better)"}, annot_kws={"fontsize": 8},
-    )  # fmt: skip
+        median,
+        annot=labels,
+        fmt="",
+        cmap="viridis_r",
+        norm=norm,
+        ax=ax,
+        linewidths=0.5,
+        cbar_kws={"label": "median loss ratio (light = better)"},
+        annot_kws={"fontsize": 8},
+    )
     ax.set_facecolor("0.85")  # cells without a finite loss (every run diverged) stay grey
     ax.grid(False)
     for i, j in zip(*np.where(~np.isfinite(values)), strict=True):
@@ -126,8 +152,14 @@ def learning_curves(tables, solved_below):
     seq_lens = lengths(curves)
     cols = min(len(seq_lens), 4)
     rows = int(np.ceil(len(seq_lens) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 1, 2.8 * rows), sharey=True,
-                             squeeze=False, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(3.2 * cols + 1, 2.8 * rows),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, seq_len in zip(axes.flat, seq_lens, strict=False):
         panel = curves[curves["seq_len"] == seq_len]
         for (arch, _seed), run in panel.groupby(["arch", "seed"]):

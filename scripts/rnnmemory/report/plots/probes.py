@@ -40,15 +40,18 @@ def learned_weights(tables, solved_below):
     runs = tables["runs"]
     columns = ["coef_remembered", "coef_recent"]
     if not all(c in runs for c in columns) or runs[columns].isna().all().all():
-        return empty(f"{name(runs)}: what the answer depends on",
-                     "no learned-weights fit for this task")  # fmt: skip
+        return empty(
+            f"{name(runs)}: what the answer depends on", "no learned-weights fit for this task"
+        )
     task = runs["task"].iloc[0]
     remembered, recent = (n.format(lag=_lag(runs)) for n in TASKS[task].memory_names)
     names = archs(runs)
     colors = palette(names)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, layout="constrained")
-    titles = [f"weight on the remembered input, {remembered}",
-              f"weight on the recent input, {recent}"]  # fmt: skip
+    titles = [
+        f"weight on the remembered input, {remembered}",
+        f"weight on the recent input, {recent}",
+    ]
     for ax, column, title in zip(axes, columns, titles, strict=True):
         median_and_seeds(ax, runs, column, names, colors)
         ax.axhline(1.0, color="0.3", ls="--", lw=1, label="needed to solve (1)")
@@ -58,8 +61,11 @@ def learned_weights(tables, solved_below):
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("least-squares weight in the predictions")
     handles, _ = axes[0].get_legend_handles_labels()
-    fig.legend(handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
-               loc="outside right upper", fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
+        loc="outside right upper",
+        fontsize=8,
+    )
     fig.suptitle(f"{name(runs)}: what the networks' answers depend on")
     return fig
 
@@ -81,8 +87,10 @@ def gradients(tables, solved_below):
     fig, axes = panels(
         len(seq_lens), rows=2, cols=len(seq_lens), width=min(3.2, 16 / len(seq_lens))
     )
-    measures = [("grad_x", "||dL/dx_t|| / ||dL/dx_T-1||"),
-                ("grad_h", "||dL/ds_t|| / ||dL/ds_T-1||\n(s = h; LSTM: (h, c))")]  # fmt: skip
+    measures = [
+        ("grad_x", "||dL/dx_t|| / ||dL/dx_T-1||"),
+        ("grad_h", "||dL/ds_t|| / ||dL/ds_T-1||\n(s = h; LSTM: (h, c))"),
+    ]
     for col, seq_len in enumerate(seq_lens):
         panel = relative[relative["seq_len"] == seq_len]
         for row, (column, label) in enumerate(measures):
@@ -91,8 +99,13 @@ def gradients(tables, solved_below):
             for (arch, phase, solved), lines in groups:
                 median = lines.groupby("distance")[column].median()
                 median = median[np.isfinite(median) & (median > 0)]
-                (line,) = ax.plot(median.index, median.values, "--" if phase == "init" else "-",
-                                  color=colors[arch], lw=2.6 if solved else 1.1)  # fmt: skip
+                (line,) = ax.plot(
+                    median.index,
+                    median.values,
+                    "--" if phase == "init" else "-",
+                    color=colors[arch],
+                    lw=2.6 if solved else 1.1,
+                )
                 line.set_gid(f"{'solved' if solved else 'failed'}:{arch}:{phase}")
             ax.set_yscale("log")
             ax.set_xlabel("steps back from the end (T-1-t)" if row else "")
@@ -120,20 +133,26 @@ def length_generalisation(tables, solved_below):
     factors = sorted(table["factor"].unique())
     fig, axes = panels(len(factors), width=3.6, height=3.4)
     for ax, factor in zip(axes.flat, factors, strict=False):
-        median_and_seeds(ax, table[table["factor"] == factor], "normalised_test_loss", names,
-                         colors, dot_size=10)  # fmt: skip
+        median_and_seeds(
+            ax, table[table["factor"] == factor], "normalised_test_loss", names, colors, dot_size=10
+        )
         references(ax, solved_below)
         ax.set_yscale("log")
         log_lengths(ax, lengths(table))
         ax.set_xlabel("trained at length T")
-        ax.set_title("tested at T (trained length)" if factor == 1 else f"tested at {factor:g} T",
-                     fontsize=10)  # fmt: skip
+        ax.set_title(
+            "tested at T (trained length)" if factor == 1 else f"tested at {factor:g} T",
+            fontsize=10,
+        )
     for ax in axes.flat[len(factors) :]:
         ax.axis("off")
     axes[0, 0].set_ylabel("test loss / memoryless baseline")
     handles, _ = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
-               loc="outside right upper", fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=handles[: len(names)] + seed_handles() + handles[len(names) :],
+        loc="outside right upper",
+        fontsize=8,
+    )
     fig.suptitle(f"{name(runs)}: length generalisation")
     return fig
 
@@ -150,17 +169,28 @@ def predictions(tables, solved_below):
     names = archs(samples)
     colors, seq_lens = palette(names), lengths(samples)[:5]  # the first five lengths
     fig, axes = plt.subplots(
-        len(names), len(seq_lens), figsize=(2.5 * len(seq_lens) + 0.8, 2.5 * len(names) + 0.6),
-        squeeze=False, layout="constrained", sharex=True, sharey=True,
-    )  # fmt: skip
+        len(names),
+        len(seq_lens),
+        figsize=(2.5 * len(seq_lens) + 0.8, 2.5 * len(names) + 0.6),
+        squeeze=False,
+        layout="constrained",
+        sharex=True,
+        sharey=True,
+    )
     low, high = np.nanpercentile(finite[["target", "predicted"]].to_numpy(), [0.5, 99.5])
     for row, arch in enumerate(names):
         for col, seq_len in enumerate(seq_lens):
             ax = axes[row, col]
             cell = finite[(finite["arch"] == arch) & (finite["seq_len"] == seq_len)]
             ax.plot([low, high], [low, high], color="0.3", ls="--", lw=0.8)
-            ax.scatter(cell["target"], cell["predicted"], s=5, alpha=0.35, color=colors[arch],
-                       edgecolor="none")  # fmt: skip
+            ax.scatter(
+                cell["target"],
+                cell["predicted"],
+                s=5,
+                alpha=0.35,
+                color=colors[arch],
+                edgecolor="none",
+            )
             spread = ((cell["target"] - cell["target"].mean()) ** 2).sum()
             if len(cell) > 1 and spread > 0:
                 r2 = 1 - ((cell["predicted"] - cell["target"]) ** 2).sum() / spread
@@ -189,8 +219,14 @@ def _step_accuracy(runs, samples):
         for arch in names:
             runs_a = cell[cell["arch"] == arch]
             accuracy = (runs_a["predicted"] == runs_a["target"]).groupby(runs_a["step"]).mean()
-            ax.plot(accuracy.index + 1, accuracy.values, "-", color=colors[arch], lw=1.8,
-                    label=f"{arch} (mean over seeds)")  # fmt: skip
+            ax.plot(
+                accuracy.index + 1,
+                accuracy.values,
+                "-",
+                color=colors[arch],
+                lw=1.8,
+                label=f"{arch} (mean over seeds)",
+            )
         common = cell.groupby("step")["target"].agg(lambda t: t.value_counts(normalize=True).max())
         ax.plot(common.index + 1, common.values, ":", color="0.3", lw=1, label="most common")
         ax.set_ylim(0, 1)
