@@ -12,7 +12,10 @@ from rnnmemory.core.archs import ARCHS
 from rnnmemory.core.config import BASE
 
 ARCH_ORDER = list(ARCHS)
-ARCH_COLORS = dict(zip(ARCH_ORDER, sns.color_palette("colorblind", len(ARCHS)), strict=True))
+# seaborn's colour-blind palette, its vermillion (3) last: beside the orange (1) it reads as a
+# second orange, so a fourth arch gets the pink (4)
+COLORS = [sns.color_palette("colorblind", 10)[i] for i in (0, 1, 2, 4, 5, 6, 7, 8, 9, 3)]
+ARCH_COLORS = dict(zip(ARCH_ORDER, COLORS, strict=False))
 # room beyond the lengths studied on a log T axis: open ends and censored values sit at EDGE,
 # inside the axis limit LIMIT so that their markers are not cut in half
 EDGE, LIMIT = 1.7, 2.3
@@ -25,7 +28,7 @@ def archs(table: pd.DataFrame) -> list[str]:
 
 
 def palette(names) -> dict:
-    extra = sns.color_palette("colorblind", 10)[len(ARCHS) :]
+    extra = COLORS[len(ARCHS) :]
     return {a: ARCH_COLORS.get(a, extra[i % len(extra)]) for i, a in enumerate(names)}
 
 
