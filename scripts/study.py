@@ -77,16 +77,26 @@ NOISE = re.compile(
     r"Config file .* is extended by additional config .*|host: .*)$"
 )
 PROGRESS = re.compile(r"^(\d+) of (\d+) steps \((\d+)%\) done$")
+PLANNED = re.compile(r"^total\s+(\d+)$")  # the last row of Snakemake's job table
+FAILED_JOB = re.compile(r"^Error in rule \w+:$")
 
 
 class Terminal:
     """Filters Snakemake's output into the short form described at the top."""
 
     def __init__(self, out=sys.stdout):
-        self.out, self.done, self.total, self.shown = out, 0, 0, -1
+        self.out, self.done, self.total, self.shown, self.failed = out, 0, 0, -1, 0
+
+    @property
+    def ran_jobs(self) -> bool:
+        """Whether any job ran to its end, finished or failed (else nothing is to be recorded)."""
+        return self.done > 0 or self.failed > 0
 
     def line(self, text: str) -> None:
         text = text.rstrip("\n")
+        if (match := PLANNED.match(text)) and not self.total:
+            self.total = int(match[1])  # known before the first job ends: no "[1/0]"
+        self.failed += bool(FAILED_JOB.match(text))
         if match := PROGRESS.match(text):
             self.done, self.total = int(match[1]), int(match[2])
             decile = int(match[3]) // 10
@@ -131,10 +141,11 @@ def main(args: list[str]) -> int:
     results = results_dir(args)
     try:
         start = time.perf_counter()
-        code = run([*snakemake, *args], Terminal())
+        terminal = Terminal()
+        code = run([*snakemake, *args], terminal)
         if "-n" in args or "--dry-run" in args:  # the plan only: nothing ran, no report
             return code
-        if code != 0 or report_is_stale(results):  # jobs ran (some may have failed)
+        if terminal.ran_jobs:  # not a rejected config, nor a run with nothing to do
             record_run(results, args, time.perf_counter() - start)
         if code != 0:
             return code
@@ -147,9 +158,22 @@ def main(args: list[str]) -> int:
         print(f"report: {results / 'report.html'}" if code == 0 else output.getvalue())
         return code
     except KeyboardInterrupt:
-        again = shlex.join(["make", "study", *([f"ARGS={shlex.join(args)}"] if args else [])])
-        print(f"\nstopped; finished cells are kept. Resume with: {again}", file=sys.stderr)
+        print(f"\nstopped; finished cells are kept. Resume with: {resume_command(args)}",
+              file=sys.stderr)  # fmt: skip
         return 130
+
+
+def resume_command(args: list[str]) -> str:
+    """The `make study` command that reruns these arguments, without the --cores the Makefile
+    adds itself, in double quotes a shell takes as they are."""
+    if len(args) >= 2 and args[0] == "--cores":
+        args = args[2:]
+    inner = shlex.join(args)
+    if not args:
+        return "make study"
+    if not any(c in inner for c in '"$`\\'):
+        return f'make study ARGS="{inner}"'
+    return shlex.join(["make", "study", f"ARGS={inner}"])
 
 
 if __name__ == "__main__":

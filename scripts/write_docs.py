@@ -38,6 +38,7 @@ STUDIES = [
     ("The default study", "config.yaml"),
     ("Does the training budget move the horizon?", "studies/budget.yaml"),
     ("Remedies: initialisations and gradient clipping", "studies/remedies.yaml"),
+    ("A fourth architecture: IndRNN", "studies/archs.yaml"),
 ]
 # the default study trained by torch's ops, next to the default trainer's run (same config)
 BACKEND_CHECK = (
