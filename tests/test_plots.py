@@ -245,7 +245,14 @@ def test_horizon_fit_crosses_one_half_at_t50(tables):
     x, y = lines["fit:gru"].get_data()
     t50 = HORIZONS["gru"][0]
     assert np.interp(np.log(t50), np.log(x), y) == pytest.approx(0.5, abs=1e-3)
-    texts = [t.get_text() for t in fig.axes[0].texts]
+    # the T50 point on the 0.5 line that defines it, in the arch's colour
+    marks = [line.get_xydata()[0] for line in fig.axes[0].get_lines() if line.get_marker() == "o"
+             and len(line.get_xdata()) == 1]  # fmt: skip
+    assert any(tuple(m) == pytest.approx((t50, 0.5)) for m in marks)
+    # the intervals in the strip below, one row per arch in the legend's order
+    strip = fig.axes[1]
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["rnn", "gru", "lstm"]
+    texts = [t.get_text() for t in strip.texts]
     assert "T50 < 5" in texts and "T50 > 200" in texts
     legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
     assert "gru: T50 55 [30, 110]" in legend

@@ -62,8 +62,8 @@ def median_and_seeds(ax, table, column, groups, colors, by="arch", styles=None, 
         rows = rows_ok[rows_ok[by] == group]
         median = rows.groupby("seq_len")[column].median()
         ls = (styles or {}).get(group, "-")
-        (line,) = ax.plot(
-            median.index,
+        (line,) = ax.plot(  # beside its dots, so that equal medians do not hide one another
+            median.index * spread[group],
             median.values,
             ls=ls,
             marker="o",

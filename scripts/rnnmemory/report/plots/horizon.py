@@ -48,15 +48,21 @@ def _with_ends(row, seq_lens):
 
 
 def horizon(tables, solved_below):
-    """Fraction of seeds solved vs T per arch (dots, Wilson 95%), the logistic fit in log T
-    (line) and T50 with its 95% interval on the 0.5 line; censored horizons are triangles at
-    the axis edge."""
+    """Fraction of seeds solved vs T per arch (dots, Wilson 95%) and the logistic fit in log T
+    (line), whose T50 sits on the 0.5 line that defines it; below, in a strip of one row per
+    arch, T50 with its 95% interval (censored horizons: triangles at the axis edge)."""
     runs, table = tables["runs"], tables["horizon"]
     names = archs(runs)
     colors, spread, seq_lens = palette(names), jitter(names, step=0.08), lengths(runs)
-    fig, ax = plt.subplots(figsize=(9.5, 4.6), layout="constrained")
+    fig, (ax, strip) = plt.subplots(
+        2, 1, figsize=(9.5, 4.6 + 0.25 * len(names)), sharex=True, layout="constrained",
+        gridspec_kw={"height_ratios": [4.2, 0.5 + 0.3 * len(names)]},
+    )  # fmt: skip
     edges = log_lengths(ax, seq_lens, open_ends=True)
     ax.axhline(0.5, color="0.6", lw=0.8, zorder=0)
+    strip.set_ylim(len(names) - 0.4, -0.6)  # the first arch on top, as in the legend
+    strip.set_yticks(range(len(names)), names)
+    strip.grid(axis="y", visible=False)
     cells = solved_fractions(runs)
     grid = np.geomspace(*ax.get_xlim(), 200)
     rows = table.set_index("arch")
@@ -82,14 +88,14 @@ def horizon(tables, solved_below):
             fit = logistic(grid, row["t50"], row["slope"], row.get("lapse", 0.0))
             (line,) = ax.plot(grid, fit, color=color, lw=2)
             line.set_gid(f"fit:{arch}")
+        if finite(row["t50"]) and edges[0] <= row["t50"] <= edges[1]:  # where the fit is 0.5
+            ax.plot(row["t50"], 0.5, "o", color=color, ms=8, mec="white", mew=0.8, zorder=5)
         censored = row["censored"] if row["censored"] in ("above", "below") else ""
         text = t50_text(_with_ends(row, seq_lens))  # words where there is no estimate
-        # the archs' T50 marks a little apart around the 0.5 line, so that none hides another
-        level = 0.5 + 0.08 * (i - (len(names) - 1) / 2)
         label = f"T50 {text.split(' (')[0]}" if censored else None  # 'T50 > 200'
         interval(
-            ax,
-            level,
+            strip,
+            i,
             row["t50"],
             row["t50_low"],
             row["t50_high"],
@@ -109,7 +115,8 @@ def horizon(tables, solved_below):
         plt.Line2D([], [], color="0.3", marker=">", ls="", label="beyond the lengths studied"),
     ]
     ax.set_ylim(-0.04, 1.04)
-    ax.set_xlabel("sequence length T")
+    strip.set_xlabel("sequence length T")
+    strip.set_title("T50, 95% CI", fontsize=9, loc="left")
     ax.set_ylabel(f"fraction of seeds solved (loss ratio < {solved_below:g})")
     n = runs["seed"].nunique()
     ax.set_title(f"{name(runs)}: memory horizon T50 (95% CI, {n} seeds)")

@@ -204,7 +204,8 @@ def predictions(tables, solved_below):
             if row == len(names) - 1:
                 ax.set_xlabel("true")
     n_seeds = samples["seed"].nunique()
-    fig.suptitle(f"{name(runs)}: predicted vs true, first test sequences of {n_seeds} seed(s)")
+    seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
+    fig.suptitle(f"{name(runs)}: predicted vs true, first test sequences of {seeds}")
     return fig
 
 
