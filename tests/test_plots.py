@@ -229,10 +229,13 @@ def test_memory_curve_line_is_the_median_over_seeds(tables):
     for arch in ARCHS:
         median = runs[runs["arch"] == arch].groupby("seq_len")["normalised_test_loss"].median()
         x, y = lines[f"median:{arch}"].get_data()
-        np.testing.assert_array_equal(x, median.index)
+        # at each length, set beside its dots as they are (within 10%: equal medians stay apart)
+        np.testing.assert_allclose(x, median.index, rtol=0.1)
+        assert len(set(np.round(x / median.index.to_numpy(), 6))) == 1
         np.testing.assert_allclose(y, median.to_numpy())
     # gru at T = 50: 3 of 5 seeds solve, so the line sits with them, far below the mean (~0.4)
-    y = dict(zip(*lines["median:gru"].get_data(), strict=True))[50]
+    gru = runs[runs["arch"] == "gru"].groupby("seq_len")["normalised_test_loss"].median()
+    y = lines["median:gru"].get_ydata()[list(gru.index).index(50)]
     assert y < 0.01
     assert "median over seeds" in [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)
