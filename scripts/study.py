@@ -114,6 +114,20 @@ class Terminal:
         self.out.flush()
 
 
+def print_answer(results: Path) -> None:
+    """The memory horizon per task and arch (base variant), as the first page says it."""
+    table = results / "tables" / "horizon.parquet"
+    if not table.exists():  # a study made only in part (targets given)
+        return
+    import pandas as pd  # (here: a run that stops early never pays for it)
+
+    from rnnmemory.report.headline import answer_lines
+
+    print(f"memory horizon T50, 95% interval ({table.with_suffix('.csv')}):")
+    for line in answer_lines(pd.read_parquet(table)):
+        print(f"  {line}")
+
+
 def run(cmd: list[str], terminal: Terminal | None = None) -> int:
     """Run a command, its output through ``terminal`` if given. It stays in this process group:
     Ctrl-C reaches it directly (Snakemake then stops its jobs and cleans up) and a kill of the
@@ -150,11 +164,14 @@ def main(args: list[str]) -> int:
         if code != 0:
             return code
         if not report_is_stale(results):
+            print_answer(results)
             print(f"report up to date: {results / 'report.html'}")
             return 0
         print(f"building the report {results / 'report.html'} ...", flush=True)
         output = io.StringIO()
         code = run([*snakemake, *args, "--report", str(results / "report.html")], Terminal(output))
+        if code == 0:
+            print_answer(results)
         print(f"report: {results / 'report.html'}" if code == 0 else output.getvalue())
         return code
     except KeyboardInterrupt:

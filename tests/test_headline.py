@@ -11,7 +11,7 @@ import pandas as pd
 from rnnmemory.analysis.horizon import horizon_table
 from rnnmemory.analysis.inference import budget_convergence
 from rnnmemory.report.anchors import budget_effect
-from rnnmemory.report.headline import headline_rst
+from rnnmemory.report.headline import answer_lines, headline_rst
 
 
 def constructed():
@@ -153,3 +153,20 @@ def test_thebudget_effect_is_worded_from_the_check():
     assert budget_effect(row) == "T50 grows with the budget"
     assert budget_effect({**row, "slope_low": -0.1}).startswith("no detectable trend")
     assert budget_effect({**row, "converged": "yes"}) == "budget-converged"
+
+
+def test_make_study_ends_with_the_answer_in_the_tables_words():
+    horizon = pd.DataFrame(
+        [dict(variant="base", task="adding", arch="lstm", t50=63.0, t50_low=41.0, t50_high=95.0,
+              fit_note="", n_runs=80, shortest=5, longest=40, censored=""),
+         dict(variant="base", task="adding", arch="gru", t50=float("nan"), t50_low=40.0,
+              t50_high=float("inf"), fit_note="all_solved", n_runs=80, shortest=5, longest=40,
+              censored="above"),
+         dict(variant="fb1", task="adding", arch="lstm", t50=70.0, t50_low=50.0, t50_high=99.0,
+              fit_note="", n_runs=80, shortest=5, longest=40, censored="")]
+    )  # fmt: skip
+    assert answer_lines(horizon) == [
+        "adding:",
+        "  gru   T50 > 40 (all 80 solved; no upper estimate)",
+        "  lstm  T50 63 [41, 95]",
+    ]

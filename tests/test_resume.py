@@ -106,6 +106,11 @@ def test_kill_and_resume(tmp_path, tiny_study):
     assert (workdir / TINY / "report.html").exists()
     log = (workdir / "make.log").read_text()
     assert "stopped; finished cells are kept. Resume with: make study" in log  # the Ctrl-C
+    # the finished study ends with its answer, a line per (task, arch), then the report
+    answer = log[log.rindex("memory horizon T50, 95% interval") :].splitlines()
+    assert answer[1:7:3] == ["  first_plus_last:", "  recent_plus_last:"]
+    assert all(line.startswith(("    rnn   T50 ", "    lstm  T50 ")) for line in answer[2:4])
+    assert answer[-1] == f"report: {TINY}/report.html"
     assert "Traceback" not in log
 
     # the same runs as the uninterrupted tiny study (same config)

@@ -18,7 +18,7 @@ from rnnmemory.report.anchors import (
     failure_sentences,
     remedy_sentences,
 )
-from rnnmemory.report.docs import horizon_columns
+from rnnmemory.report.docs import horizon_columns, t50_text
 from rnnmemory.report.pages import html_table, inline_png
 
 
@@ -98,6 +98,20 @@ def figure_link(path: str, label: str) -> str:
 
 def _raw(html: str) -> list[str]:
     return ["", ".. raw:: html", "", *("   " + line for line in html.split("\n")), ""]
+
+
+def answer_lines(horizon: pd.DataFrame) -> list[str]:
+    """The study's answer for the terminal, after `make study`: per task and arch of the base
+    variant, its T50 with the interval, in the words of the tables ('> 40 (all 80 solved; no
+    upper estimate)'), archs in the registry's order."""
+    rank = {arch: i for i, arch in enumerate(ARCH_RECORDS)}
+    base = horizon[horizon["variant"] == BASE].assign(rank=horizon["arch"].map(rank))
+    width = max((len(a) for a in base["arch"]), default=0)
+    lines = []
+    for task, rows in base.sort_values(["task", "rank"], kind="stable").groupby("task"):
+        lines.append(f"{task}:")
+        lines += [f"  {r['arch']:<{width}}  T50 {t50_text(r)}" for _, r in rows.iterrows()]
+    return lines
 
 
 # what must be one value across a study's runs for its tables to describe one experiment
