@@ -38,42 +38,26 @@ class Arch:
 
 ARCH_RECORDS = {
     "rnn": Arch(
-        "rnn",
-        "matrix",
-        "torch.nn.RNN",
-        1.0,
-        ("nonlinearity",),
-        ("default", "orthogonal", "identity"),
-        "Elman network, tanh or relu",
+        cell="rnn", recurrent="matrix", reference="torch.nn.RNN", cost=1.0,
+        options=("nonlinearity",), inits=("default", "orthogonal", "identity"),
+        description="Elman network, tanh or relu",
     ),
     "gru": Arch(
-        "gru",
-        "matrix",
-        "torch.nn.GRU",
-        3.0,
-        (),
-        ("default", "orthogonal", "chrono"),
-        "gated recurrent unit (Cho et al. 2014)",
+        cell="gru", recurrent="matrix", reference="torch.nn.GRU", cost=3.0,
+        options=(), inits=("default", "orthogonal", "chrono"),
+        description="gated recurrent unit (Cho et al. 2014)",
     ),
     "lstm": Arch(
-        "lstm",
-        "matrix",
-        "torch.nn.LSTM",
-        3.0,
-        ("lstm_forget_bias",),
-        ("default", "orthogonal", "chrono"),
-        "long short-term memory (Hochreiter & Schmidhuber 1997)",
+        cell="lstm", recurrent="matrix", reference="torch.nn.LSTM", cost=3.0,
+        options=("lstm_forget_bias",), inits=("default", "orthogonal", "chrono"),
+        description="long short-term memory (Hochreiter & Schmidhuber 1997)",
     ),
     "indrnn": Arch(
-        "rnn",
-        "diagonal",
-        "rnnmemory.training.reference.IndRNN",
-        1.0,
-        ("nonlinearity",),
-        ("default",),
-        "independently recurrent network, h' = act(W x + u * h + b) (Li et al. 2018)",
+        cell="rnn", recurrent="diagonal", reference="rnnmemory.training.reference.IndRNN",
+        cost=1.0, options=("nonlinearity",), inits=("default",),
+        description="independently recurrent network, h' = act(W x + u * h + b) (Li et al. 2018)",
     ),
-}
+}  # fmt: skip
 ARCHS = tuple(ARCH_RECORDS)
 
 

@@ -19,10 +19,17 @@ from rnnmemory.report.plots import horizon, losses, probes  # noqa: E402
 # core/figures.py decides what is drawn and from which tables; a figure's function has its
 # name, in one of these modules (a record without one fails here, at import)
 MODULES = (horizon, losses, probes)
-DRAW = {
-    name: next(getattr(m, name) for m in MODULES if hasattr(m, name))
-    for name in [*figures.FIGURES, *figures.COMPARISONS]
-}
+
+
+def _function(name: str):
+    found = [getattr(m, name) for m in MODULES if callable(getattr(m, name, None))]
+    if not found:
+        raise ImportError(f"figure {name!r} is registered (core/figures.py) but no plots module "
+                          f"has a function of that name")  # fmt: skip
+    return found[0]
+
+
+DRAW = {name: _function(name) for name in [*figures.FIGURES, *figures.COMPARISONS]}
 
 
 def draw(name: str, tables: dict, solved_below: float):
