@@ -6,7 +6,6 @@ depend on the compiler being there."""
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -56,12 +55,11 @@ def test_a_killed_builds_torch_lock_is_removed_by_the_next_build(tmp_path):
 
 
 def test_waiting_for_another_build_gives_up_after_the_limit(holder):
-    started = time.monotonic()
+    (holder / TORCH_LOCK).write_text("")  # the running build's own torch lock
     with pytest.raises(LockTimeout, match="waited 1 s for another job's kernel build"):
         with build_lock(holder, wait=1):
             pass
-    assert 0.9 < time.monotonic() - started < 10
-    assert (holder / TORCH_LOCK).exists() is False  # nothing touched without the lock
+    assert (holder / TORCH_LOCK).exists()  # a job without build.lock touches nothing
 
 
 def test_a_job_that_cannot_get_the_lock_trains_with_torch_ops(holder, tmp_path):
